@@ -1,0 +1,281 @@
+"""Index: sentence vectors in FAISS, plus the documents and sentence spans, persisted on disk.
+
+Only this module knows FAISS and the on-disk layout. A ``Store`` is immutable: adding or
+removing documents returns a new Store, so a reader holding one always sees one consistent
+generation while a writer prepares the next.
+
+On disk (no pickle anywhere)::
+
+    DIR/manifest.json            format, generation, model, dimension, documents, checksums
+    DIR/gen-000007/documents.jsonl   one JSON object per document, text included
+    DIR/gen-000007/spans.npy         int32 (n, 5): document row, start, end, paragraph, heading
+    DIR/gen-000007/vectors.npy       float32 (n, dimension), unit vectors
+
+Each save writes a new generation folder, then replaces ``manifest.json`` atomically; a
+crash at any moment leaves the old generation or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import IndexStoreError, ModelMismatchError
+from .loading import Document
+from .sentences import Span
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+# Up to this many sentences search is exact (a flat inner-product scan); above it an HNSW
+# graph answers in a few milliseconds at a measured recall@10 (bench/RESULTS.md).
+EXACT_SEARCH_LIMIT = 200_000
+
+
+@dataclass(frozen=True)
+class Store:
+    """Documents, their sentence spans and unit vectors, searchable by inner product."""
+
+    model: str
+    dimension: int
+    documents: tuple[Document, ...] = ()
+    spans: np.ndarray = field(default_factory=lambda: np.zeros((0, 5), dtype=np.int32))
+    vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    generation: int = 0
+    _faiss: object = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self):
+        if self.vectors.shape[0] == 0 and self.vectors.shape[1] != self.dimension:
+            object.__setattr__(self, "vectors", np.zeros((0, self.dimension), dtype=np.float32))
+        if len(self.spans) != len(self.vectors):
+            raise IndexStoreError(f"index is inconsistent: {len(self.spans)} sentences but {len(self.vectors)} vectors; rebuild it")
+
+    def __len__(self) -> int:
+        return len(self.spans)
+
+    @property
+    def paths(self) -> dict[str, int]:
+        return {d.path: i for i, d in enumerate(self.documents)}
+
+    def doc_rows(self) -> np.ndarray:
+        """First sentence row of each document, plus the total at the end (len = docs + 1)."""
+        counts = np.bincount(self.spans[:, 0], minlength=len(self.documents)) if len(self.spans) else np.zeros(len(self.documents), dtype=np.int64)
+        return np.concatenate([[0], np.cumsum(counts)])
+
+    def changed(self, add: list[tuple[Document, list[Span], np.ndarray]] = (), remove: set[str] = frozenset()) -> "Store":
+        """A new Store with the documents in ``remove`` dropped and those in ``add`` added or replaced."""
+        replace = remove | {doc.path for doc, _, _ in add}
+        keep = [i for i, d in enumerate(self.documents) if d.path not in replace]
+        rows = self.doc_rows()
+        docs, span_parts, vector_parts = [], [], []
+        for new_row, old_row in enumerate(keep):
+            docs.append(self.documents[old_row])
+            part = self.spans[rows[old_row]:rows[old_row + 1]].copy()
+            part[:, 0] = new_row
+            span_parts.append(part)
+            vector_parts.append(self.vectors[rows[old_row]:rows[old_row + 1]])
+        for doc, spans, vectors in add:
+            if len(spans) != len(vectors):
+                raise IndexStoreError(f"{doc.path}: {len(spans)} sentences but {len(vectors)} vectors")
+            if len(vectors) and vectors.shape[1] != self.dimension:
+                raise ModelMismatchError(f"vectors of dimension {vectors.shape[1]} cannot join an index of dimension {self.dimension}")
+            row = len(docs)
+            docs.append(doc)
+            span_parts.append(np.array([(row, s.start, s.end, s.paragraph, int(s.heading)) for s in spans], dtype=np.int32).reshape(-1, 5))
+            vector_parts.append(np.asarray(vectors, dtype=np.float32).reshape(-1, self.dimension))
+        spans = np.concatenate(span_parts) if span_parts else np.zeros((0, 5), dtype=np.int32)
+        vectors = np.concatenate(vector_parts) if vector_parts else np.zeros((0, self.dimension), dtype=np.float32)
+        return Store(self.model, self.dimension, tuple(docs), spans, np.ascontiguousarray(vectors), self.generation)
+
+    # -- search -----------------------------------------------------------------------
+
+    def _index(self):
+        if self._faiss is None:
+            object.__setattr__(self, "_faiss", build_faiss(self.vectors))
+        return self._faiss
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` rows by inner product for each query: (scores, rows), rows -1 past the end."""
+        queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dimension)
+        if len(self) == 0 or k <= 0:
+            return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
+        return self._index().search(queries, min(k, len(self)))
+
+    def warm(self) -> None:
+        """Build the in-memory FAISS structure now rather than on the first search."""
+        self._index()
+
+
+def build_faiss(vectors: np.ndarray):
+    import faiss
+
+    n, d = vectors.shape
+    if n > EXACT_SEARCH_LIMIT:
+        index = faiss.IndexHNSWFlat(d, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 128
+    else:
+        index = faiss.IndexFlatIP(d)
+    if n:
+        index.add(vectors)
+    return index
+
+
+# -- persistence ----------------------------------------------------------------------
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _write_file(path: Path, write) -> dict:
+    with open(path, "wb") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+    return {"sha256": _sha256_file(path), "bytes": path.stat().st_size}
+
+
+@contextlib.contextmanager
+def _locked(directory: Path):
+    import fcntl
+
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def save(store: Store, directory: str | Path) -> Store:
+    """Write ``store`` as the next generation under ``directory``; returns it with its generation."""
+    directory = Path(directory)
+    with _locked(directory):
+        current = _read_manifest(directory) if (directory / MANIFEST).exists() else None
+        generation = max(store.generation, current["generation"] if current else 0) + 1
+        name = f"gen-{generation:06d}"
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=directory))
+        try:
+            os.chmod(tmp, 0o755)
+            files = {
+                "documents.jsonl": _write_file(tmp / "documents.jsonl", lambda f: _write_documents(f, store.documents)),
+                "spans.npy": _write_file(tmp / "spans.npy", lambda f: np.save(f, store.spans, allow_pickle=False)),
+                "vectors.npy": _write_file(tmp / "vectors.npy", lambda f: np.save(f, store.vectors, allow_pickle=False)),
+            }
+            _fsync_dir(tmp)
+            os.replace(tmp, directory / name)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        _fsync_dir(directory)
+        manifest = {
+            "format": FORMAT_VERSION,
+            "generation": generation,
+            "folder": name,
+            "model": store.model,
+            "dimension": store.dimension,
+            "sentences": len(store),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "files": files,
+            "documents": [{"path": d.path, "sha256": d.sha256, "sentences": int(c)}
+                          for d, c in zip(store.documents, np.diff(store.doc_rows()))],
+        }
+        tmp_manifest = directory / f".{MANIFEST}.{os.getpid()}.tmp"
+        _write_file(tmp_manifest, lambda f: f.write(json.dumps(manifest, indent=1).encode()))
+        os.replace(tmp_manifest, directory / MANIFEST)
+        _fsync_dir(directory)
+        _collect_garbage(directory, keep=name)
+    return Store(store.model, store.dimension, store.documents, store.spans, store.vectors, generation, store._faiss)
+
+
+def _write_documents(f, documents) -> None:
+    for d in documents:
+        f.write(json.dumps(d.__dict__, ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n")
+
+
+def _collect_garbage(directory: Path, keep: str) -> None:
+    for child in directory.iterdir():
+        if child.name == keep or not child.is_dir():
+            continue
+        if child.name.startswith("gen-") or child.name.startswith(".gen-"):
+            shutil.rmtree(child, ignore_errors=True)
+
+
+def _read_manifest(directory: Path) -> dict:
+    path = directory / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IndexStoreError(f"no index at {directory} (no {MANIFEST}); build one with: qa index DOCS_DIR") from None
+    except (OSError, ValueError) as err:
+        raise IndexStoreError(f"{path} is unreadable or corrupted ({err}); delete {directory} and rebuild with: qa index DOCS_DIR") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        raise IndexStoreError(f"{path} has format {found!r}, this qa reads format {FORMAT_VERSION}; rebuild with: qa index DOCS_DIR --rebuild")
+    return manifest
+
+
+def exists(directory: str | Path) -> bool:
+    return (Path(directory) / MANIFEST).exists()
+
+
+def load(directory: str | Path, model: str | None = None, dimension: int | None = None) -> Store:
+    """Load the current generation under ``directory``, verifying every checksum.
+
+    ``model``/``dimension``, when given, must match what the index was built with.
+    """
+    directory = Path(directory)
+    manifest = _read_manifest(directory)
+    if model is not None and manifest["model"] != model:
+        raise ModelMismatchError(
+            f"the index at {directory} was built with model {manifest['model']!r}, not {model!r}; "
+            f"use --model {manifest['model']} or rebuild it with --rebuild"
+        )
+    if dimension is not None and manifest["dimension"] != dimension:
+        raise ModelMismatchError(
+            f"the index at {directory} holds {manifest['dimension']}-dimensional vectors but the model makes "
+            f"{dimension}-dimensional ones; rebuild it with --rebuild"
+        )
+    folder = directory / manifest["folder"]
+    for name, meta in manifest["files"].items():
+        path = folder / name
+        if not path.is_file():
+            raise IndexStoreError(f"index file {path} is missing; rebuild with: qa index DOCS_DIR --rebuild")
+        if path.stat().st_size != meta["bytes"] or _sha256_file(path) != meta["sha256"]:
+            raise IndexStoreError(f"index file {path} is truncated or corrupted (checksum mismatch); rebuild with: qa index DOCS_DIR --rebuild")
+    try:
+        with open(folder / "documents.jsonl", encoding="utf-8") as f:
+            documents = tuple(Document(**json.loads(line)) for line in f if line.strip())
+        spans = np.load(folder / "spans.npy", allow_pickle=False)
+        vectors = np.load(folder / "vectors.npy", allow_pickle=False)
+    except (OSError, ValueError, TypeError) as err:
+        raise IndexStoreError(f"index at {directory} is corrupted ({err}); rebuild with: qa index DOCS_DIR --rebuild") from None
+    if len(documents) != len(manifest["documents"]) or len(spans) != manifest["sentences"]:
+        raise IndexStoreError(f"index at {directory} does not match its manifest; rebuild with: qa index DOCS_DIR --rebuild")
+    return Store(manifest["model"], int(manifest["dimension"]), documents, spans.astype(np.int32, copy=False),
+                 np.ascontiguousarray(vectors, dtype=np.float32), int(manifest["generation"]))

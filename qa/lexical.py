@@ -1,0 +1,66 @@
+"""Lexical: BM25 over sentences with bm25s (stemmed, English stopwords removed)."""
+
+from __future__ import annotations
+
+import re
+import threading
+
+import numpy as np
+
+# Tuned on SQuAD (bench/RESULTS.md): short sentences want a low b and a low k1.
+K1 = 0.9
+B = 0.4
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+_local = threading.local()
+
+
+def _stem(words: list[str]) -> list[str]:
+    # PyStemmer objects are not thread-safe; one per thread.
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        import Stemmer
+
+        stemmer = _local.stemmer = Stemmer.Stemmer("english")
+    return stemmer.stemWords(words)
+
+
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN)
+
+
+_STOP: frozenset[str] | None = None
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased, stopword-free, Snowball-stemmed word tokens."""
+    global _STOP
+    if _STOP is None:
+        _STOP = _stopwords()
+    words = [w for w in _TOKEN.findall(text.lower()) if w not in _STOP]
+    return _stem(words)
+
+
+class Lexical:
+    """BM25 scores of every sentence for a query."""
+
+    def __init__(self, texts: list[str], k1: float = K1, b: float = B):
+        import bm25s
+
+        self.size = len(texts)
+        self._bm25 = bm25s.BM25(k1=k1, b=b, method="lucene")
+        tokens = [tokenize(t) for t in texts]
+        self._empty = not any(tokens)
+        if self.size and not self._empty:
+            self._bm25.index(tokens, show_progress=False)
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of each sentence (float32, length = number of sentences)."""
+        tokens = tokenize(query)
+        if self.size == 0 or self._empty or not tokens:
+            return np.zeros(self.size, dtype=np.float32)
+        ids = self._bm25.get_tokens_ids(tokens)
+        if not ids:
+            return np.zeros(self.size, dtype=np.float32)
+        return np.asarray(self._bm25.get_scores_from_ids(ids), dtype=np.float32)

@@ -1,0 +1,265 @@
+"""Documents: read files (.txt, .md, .html, .pdf) into text plus metadata.
+
+Offsets everywhere in qa point into ``Document.text``, which for .txt and .md files is the
+file's text exactly as stored (decoded, newlines untouched) and for .html and .pdf files is
+the extracted text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from .errors import DocumentError
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf")
+MAX_FILE_BYTES = 20 * 1024 * 1024
+
+_DATE_LINE = re.compile(r"[ \t]*date[ \t]+(\d{4}-\d{2}-\d{2})\b[^\n]*\n?", re.IGNORECASE)
+# "(MENAFN- The Rio Times) President ..." names the source at the start of the body.
+_DATELINE = re.compile(r"[ \t]*\((?:MENAFN\s*-\s*)?([^()\n]{2,80})\)[ \t]*")
+_MD_HEADING = re.compile(r"[ \t]*#{1,6}[ \t]+")
+
+
+@dataclass(frozen=True)
+class Document:
+    """One article: its text and the metadata a citation needs.
+
+    ``path`` is the document's name inside its corpus folder (POSIX style), which is how
+    citations and question files refer to it; ``sha256`` is the hash of ``text``.
+    ``body_start`` is where the article body begins, after the date, title and dateline.
+    """
+
+    path: str
+    title: str
+    text: str
+    sha256: str
+    body_start: int = 0
+    date: str | None = None
+    source: str | None = None
+    kind: str = "txt"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file that was not loaded, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """What ``load_directory`` found: the documents, and every file it skipped with the reason."""
+
+    documents: tuple[Document, ...]
+    skipped: tuple[Skipped, ...]
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def decode(data: bytes, name: str) -> str:
+    """Decode file bytes: UTF-8 (with or without BOM), UTF-16 with a BOM, else cp1252.
+
+    Binary data and bytes that fit none of these raise ``DocumentError`` naming the file.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        return _decode_or_raise(data[3:], "utf-8", name)
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return _decode_or_raise(data, "utf-16", name)
+    if b"\x00" in data:
+        raise DocumentError(f"{name}: looks like binary data (NUL bytes), not text; convert it to UTF-8 text first")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            text = data.decode("cp1252")
+        except UnicodeDecodeError:
+            raise DocumentError(
+                f"{name}: cannot tell its text encoding (not UTF-8, UTF-16 with BOM or cp1252); re-save it as UTF-8"
+            ) from None
+    if _looks_binary(text):
+        raise DocumentError(f"{name}: looks like binary data, not text; convert it to UTF-8 text first")
+    return text
+
+
+def _decode_or_raise(data: bytes, encoding: str, name: str) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError:
+        raise DocumentError(f"{name}: starts with a {encoding} byte-order mark but is not valid {encoding}; re-save it as UTF-8") from None
+
+
+def _looks_binary(text: str) -> bool:
+    sample = text[:8192]
+    if not sample:
+        return False
+    controls = sum(1 for c in sample if ord(c) < 32 and c not in "\n\r\t\f\v")
+    return controls / len(sample) > 0.05
+
+
+def parse_text(text: str, path: str, kind: str = "txt") -> Document:
+    """Build a Document from text, reading the seed format's header when present.
+
+    The seed format: an optional first line ``date YYYY-MM-DD <number>``, the title line, an
+    optional dateline ``(MENAFN- The Rio Times)`` naming the source, then the body. Plain
+    articles (title line, blank line, body) and Markdown (``# Title``) work too.
+
+    >>> doc = parse_text("date 2025-05-05 1\\nTitle here\\n(MENAFN- The Rio Times) Body.", "a.txt")
+    >>> doc.title, doc.date, doc.source, doc.text[doc.body_start:]
+    ('Title here', '2025-05-05', 'The Rio Times', 'Body.')
+    """
+    pos = 0
+    date = None
+    m = _DATE_LINE.match(text)
+    if m:
+        date, pos = m.group(1), m.end()
+    pos = _skip_blank_lines(text, pos)
+    title = PurePosixPath(path).stem
+    line_end = text.find("\n", pos)
+    line_end = len(text) if line_end < 0 else line_end
+    first_line = text[pos:line_end]
+    has_more = text[line_end:].strip() != ""
+    heading = _MD_HEADING.match(first_line) if kind == "md" else None
+    if heading or (has_more and _is_title_line(first_line)):
+        title = first_line[heading.end():].strip() if heading else first_line.strip()
+        title = title.strip("#").strip() or PurePosixPath(path).stem
+        pos = _skip_blank_lines(text, min(line_end + 1, len(text)))
+    source = None
+    m = _DATELINE.match(text, pos)
+    if m:
+        source, pos = m.group(1).strip(), m.end()
+    return Document(path=path, title=title, text=text, sha256=text_sha256(text), body_start=pos,
+                    date=date, source=source, kind=kind)
+
+
+def _skip_blank_lines(text: str, pos: int) -> int:
+    while True:
+        end = text.find("\n", pos)
+        if end < 0 or text[pos:end].strip():
+            return pos
+        pos = end + 1
+
+
+def _is_title_line(line: str) -> bool:
+    stripped = line.strip()
+    return 0 < len(stripped) <= 200 and not stripped.endswith((".", "?", "!", ",", ";", ":"))
+
+
+def read_document(path: str | Path, name: str | None = None, max_bytes: int = MAX_FILE_BYTES) -> Document:
+    """Read one file into a Document; ``name`` is its path inside the corpus (default: file name).
+
+    Raises ``DocumentError`` for an unsupported type, a file over ``max_bytes``, an empty
+    file, binary data or an unknown encoding.
+
+    >>> doc = read_document("seeds/000_efff323ac530a1c5.txt")
+    >>> doc.source
+    'The Rio Times'
+    """
+    path = Path(path)
+    name = name or path.name
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise DocumentError(f"{name}: unsupported file type {suffix or '(none)'}; use one of {', '.join(SUPPORTED_SUFFIXES)}")
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise DocumentError(f"{name}: {size:,} bytes is over the {max_bytes:,}-byte limit; split the file or raise the limit")
+        data = path.read_bytes()
+    except OSError as err:
+        raise DocumentError(f"{name}: cannot read it ({err.strerror or err})") from None
+    return parse_bytes(data, name, max_bytes=max_bytes)
+
+
+def parse_bytes(data: bytes, name: str, max_bytes: int = MAX_FILE_BYTES) -> Document:
+    """Turn a file's bytes into a Document, by the type its ``name`` ends with."""
+    suffix = PurePosixPath(name).suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise DocumentError(f"{name}: unsupported file type {suffix or '(none)'}; use one of {', '.join(SUPPORTED_SUFFIXES)}")
+    if len(data) > max_bytes:
+        raise DocumentError(f"{name}: {len(data):,} bytes is over the {max_bytes:,}-byte limit; split the file or raise the limit")
+    if not data.strip():
+        raise DocumentError(f"{name}: the file is empty")
+    if suffix == ".pdf":
+        text, title = _pdf_text(data, name)
+        kind = "pdf"
+    elif suffix in (".html", ".htm"):
+        text, title = _html_text(decode(data, name), name)
+        kind = "html"
+    else:
+        text, title, kind = decode(data, name), None, suffix[1:]
+    if not text.strip():
+        raise DocumentError(f"{name}: no text found in it")
+    doc = parse_text(text, name, kind)
+    if title and doc.title == PurePosixPath(name).stem:
+        doc = Document(**{**doc.__dict__, "title": title})
+    return doc
+
+
+def _pdf_text(data: bytes, name: str) -> tuple[str, str | None]:
+    import io
+
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            raise DocumentError(f"{name}: the PDF is encrypted; save an unencrypted copy first")
+        pages = [(page.extract_text() or "").strip() for page in reader.pages]
+        title = (reader.metadata.title if reader.metadata else None) or None
+    except DocumentError:
+        raise
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as err:
+        raise DocumentError(f"{name}: not a readable PDF ({err})") from None
+    return "\n\n".join(p for p in pages if p), (title.strip() if isinstance(title, str) and title.strip() else None)
+
+
+def _html_text(html: str, name: str) -> tuple[str, str | None]:
+    import trafilatura
+
+    text = trafilatura.extract(html, include_comments=False, include_tables=True, favor_recall=True) or ""
+    if not text.strip():
+        # trafilatura looks for a main article; small pages have none, so take all visible text.
+        text = trafilatura.html2txt(html) or ""
+    meta = trafilatura.extract_metadata(html)
+    title = meta.title if meta is not None and meta.title else None
+    if title and not text.lstrip().startswith(title):
+        text = f"{title}\n\n{text}"
+    return text, title
+
+
+def load_directory(directory: str | Path, max_bytes: int = MAX_FILE_BYTES) -> LoadReport:
+    """Load every supported file under ``directory`` (recursively, sorted by path).
+
+    Nothing is dropped silently: empty, undecodable, oversized and unsupported files are
+    listed in ``LoadReport.skipped`` with the reason. Hidden files and folders are ignored.
+
+    >>> report = load_directory("seeds")
+    >>> [d.path for d in report.documents]
+    ['000_efff323ac530a1c5.txt']
+    """
+    root = Path(directory)
+    if not root.is_dir():
+        raise DocumentError(f"{directory}: no such folder; pass a folder of .txt, .md, .html or .pdf files")
+    documents, skipped = [], []
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if any(part.startswith(".") for part in path.relative_to(root).parts) or not path.is_file():
+            continue
+        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            skipped.append(Skipped(rel, f"unsupported file type {path.suffix or '(none)'}"))
+            continue
+        try:
+            documents.append(read_document(path, rel, max_bytes=max_bytes))
+        except DocumentError as err:
+            log.warning("skipped %s", err)
+            skipped.append(Skipped(rel, str(err).removeprefix(f"{rel}: ")))
+    return LoadReport(tuple(documents), tuple(skipped))

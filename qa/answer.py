@@ -1,0 +1,275 @@
+"""Answers for people and programs: a SearchResult as HTML, Markdown or JSON-ready dicts.
+
+Every piece of document text goes through ``html.escape`` before it lands in HTML, so an
+article holding ``<script>`` shows the characters and never runs them. Offsets are the
+library's exact character offsets into ``Document.text``; nothing here searches.
+
+>>> from qa import Retriever
+>>> result = Retriever.from_directory("seeds").search("When did formal diplomatic relations begin?", k=1)
+>>> print(answer_markdown(result).splitlines()[0])
+> Formal diplomatic relations began in 1949. [1]
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Sequence
+from urllib.parse import quote, unquote
+
+from .loading import Document
+from .retrieval import Hit, SearchResult
+
+STRONG_MATCH = 0.75
+GOOD_MATCH = 0.5
+_SPACES = re.compile(r"\s+")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&])")
+REF_PREFIX = "#source/"
+
+# Styles for the classes this module emits; the app adds them to its page.
+STYLESHEET = """
+.qa-answer p { margin: .25rem 0; }
+.qa-answer .qa-note { font-size: .85rem; color: var(--body-text-color-subdued); font-style: italic; }
+.qa-answer .qa-lead { margin-bottom: .4rem; }
+.qa-answer .qa-none { color: var(--error-text-color, #b91c1c); }
+.qa-quotes { border-left: 3px solid var(--color-accent); padding-left: .7rem; margin: .3rem 0 .6rem; }
+.qa-quote { font-size: 1.02rem; }
+.qa-answer a.qa-n { font-weight: 600; text-decoration: none; margin-right: .15rem; }
+.qa-answer .qa-heading { margin-top: .7rem; font-size: .8rem; font-weight: 600; text-transform: uppercase;
+  letter-spacing: .04em; color: var(--body-text-color-subdued); }
+.qa-cite { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: .45rem .65rem; margin: .4rem 0;
+  background: var(--background-fill-secondary); }
+.qa-cite-related { opacity: .85; border-style: dashed; }
+.qa-cite-meta, .qa-also, .qa-open-line { font-size: .82rem; color: var(--body-text-color-subdued); }
+.qa-context { font-size: .9rem; line-height: 1.45; }
+.qa-cite-head { font-size: .95rem; }
+.qa-answer mark, .qa-article mark { background: #fde68a; color: #111827; border-radius: 3px; padding: 0 .1rem; }
+.qa-match { border-radius: 999px; padding: 0 .45rem; font-weight: 600; white-space: nowrap; }
+.qa-strong { background: #dcfce7; color: #166534; }
+.qa-good { background: #e0f2fe; color: #075985; }
+.qa-weak, .qa-related { background: #f3f4f6; color: #4b5563; }
+.qa-article-head h3 { margin: 0 0 .2rem; font-size: 1.1rem; }
+.qa-article-meta, .qa-legend { margin: 0 0 .3rem; font-size: .85rem; color: var(--body-text-color-subdued); }
+.qa-article-text { position: relative; white-space: pre-wrap; line-height: 1.55; font-size: .93rem;
+  max-height: 560px; overflow-y: auto; padding: .6rem .8rem; border: 1px solid var(--border-color-primary);
+  border-radius: 8px; background: var(--background-fill-secondary); }
+.qa-article mark.qa-focus { background: #fbbf24; outline: 2px solid #d97706; }
+.qa-hl-n { font-weight: 700; margin-right: .15rem; color: #92400e; }
+.qa-empty { color: var(--body-text-color-subdued); padding: 1rem; }
+"""
+
+
+def esc(text: str | None) -> str:
+    """HTML-escape ``text`` (quotes too) with runs of whitespace made one space.
+
+    Collapsing newlines keeps an answer one HTML block, which the chat's Markdown renderer
+    then leaves alone (a blank line would end the block and let Markdown in).
+
+    >>> esc('<b>"Hi"</b>\\n\\n  there')
+    '&lt;b&gt;&quot;Hi&quot;&lt;/b&gt; there'
+    """
+    return html.escape(_SPACES.sub(" ", text or ""), quote=True)
+
+
+def escape_markdown(text: str) -> str:
+    """Text shown as typed in a Markdown renderer: HTML and Markdown syntax escaped.
+
+    >>> print(escape_markdown("*hi* <b>"))
+    \\*hi\\* &lt;b&gt;
+    """
+    # Escape HTML first, then hide the entities' "&" from the Markdown pass so "&lt;" survives.
+    escaped = html.escape(text, quote=False).replace("&", "\x00")
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", escaped).replace("\x00", "&")
+
+
+def match_label(score: float) -> str:
+    """A word for how strong a hit's score (0..1, 1 = best candidate) is.
+
+    >>> match_label(0.9), match_label(0.6), match_label(0.2)
+    ('strong', 'good', 'weak')
+    """
+    return "strong" if score >= STRONG_MATCH else "good" if score >= GOOD_MATCH else "weak"
+
+
+def where(hit: Hit) -> str:
+    """Where a hit stands in its article.
+
+    >>> from qa import Retriever
+    >>> where(Retriever.from_directory("seeds").search("hostages held by Hamas", k=1).hits[0])
+    'sentence 25 of 27, paragraph 12'
+    """
+    s = hit.sentence
+    return f"sentence {s.number} of {s.total}, paragraph {s.paragraph}"
+
+
+def source_line(title: str | None, source: str | None, date: str | None) -> str:
+    """Title, source and date joined for reading, leaving out what is unknown."""
+    return " · ".join(part for part in (title, source, date) if part)
+
+
+def source_ref(hit: Hit) -> str:
+    """The link a citation carries to open its article: ``#source/<doc>/<start>``."""
+    return f"{REF_PREFIX}{quote(hit.sentence.doc, safe='')}/{hit.sentence.start}"
+
+
+def parse_source_ref(ref: str) -> tuple[str, int] | None:
+    """``(doc, start)`` from a ``source_ref`` link, or None if it is not one.
+
+    >>> parse_source_ref("#source/a%2Fb.txt/42"), parse_source_ref("javascript:alert(1)")
+    (('a/b.txt', 42), None)
+    """
+    if not isinstance(ref, str) or not ref.startswith(REF_PREFIX):
+        return None
+    doc, _, start = ref[len(REF_PREFIX):].rpartition("/")
+    if not doc or not start.isdigit():
+        return None
+    return unquote(doc), int(start)
+
+
+def citation_label(hit: Hit) -> str:
+    """A one-line name for a citation, as in a menu: ``[2] Title — sentence 25 of 27``."""
+    s = hit.sentence
+    return f"[{hit.rank}] {s.title} — sentence {s.number} of {s.total}"
+
+
+# -- chat answers -----------------------------------------------------------------------
+
+def answer_html(result: SearchResult, follow_up_of: str | None = None) -> str:
+    """The chat's answer: numbered verbatim quotes, then one card per citation.
+
+    When ``result.found`` is False the answer says so first, and any sentences shown are
+    marked "possibly related". The HTML is one line (see ``esc``).
+    """
+    parts = ['<div class="qa-answer">']
+    if follow_up_of:
+        earlier = " / ".join(f"“{esc(q)}”" for q in follow_up_of.split("\n"))
+        parts.append(f'<p class="qa-note">Read as a follow-up to {earlier}.</p>')
+    if result.truncated:
+        parts.append('<p class="qa-note">Your question was long, so only its beginning was searched.</p>')
+    if not result.hits:
+        parts.append('<p class="qa-lead"><strong>No documents are indexed yet.</strong> '
+                     'Add an article in the Documents tab, then ask again.</p></div>')
+        return "".join(parts)
+    if result.found:
+        parts.append('<p class="qa-lead">The articles say:</p><div class="qa-quotes">')
+        for hit in result.hits:
+            parts.append(f'<p class="qa-quote"><a class="qa-n" href="{source_ref(hit)}" title="Open in the source viewer">'
+                         f'[{hit.rank}]</a> “{esc(hit.text)}”</p>')
+        parts.append("</div>")
+        heading = "Sources"
+    else:
+        parts.append('<p class="qa-lead qa-none"><strong>The documents do not answer this question.</strong> '
+                     f'No sentence matches it closely (best similarity {result.confidence:.2f}).</p>')
+        heading = "Possibly related — nearest sentences, not an answer"
+    parts.append(f'<p class="qa-heading">{heading}</p>')
+    parts.extend(citation_html(hit, related=not result.found) for hit in result.hits)
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def citation_html(hit: Hit, related: bool = False) -> str:
+    """One citation card: where the sentence comes from, how well it matches, and its context."""
+    s = hit.sentence
+    strength = "possibly related" if related else f"{match_label(hit.score)} match"
+    tag = f'<span class="qa-match qa-{"related" if related else match_label(hit.score)}" ' \
+          f'title="retrieval score {hit.score:.2f}; 1.00 is the best candidate for this question">{strength} · {hit.score:.2f}</span>'
+    also = ""
+    if len(hit.sources) > 1:
+        others = ", ".join(esc(src.title) for src in hit.sources[1:])
+        also = f'<p class="qa-also">The same sentence also appears in: {others}</p>'
+    return (f'<div class="qa-cite{" qa-cite-related" if related else ""}">'
+            f'<p class="qa-cite-head"><a class="qa-n" href="{source_ref(hit)}" title="Open in the source viewer">[{hit.rank}]</a> '
+            f'<strong>{esc(s.title)}</strong>{" · " + esc(s.source) if s.source else ""}{" · " + esc(s.date) if s.date else ""}</p>'
+            f'<p class="qa-cite-meta">{where(hit)} · {tag}</p>'
+            f'<p class="qa-context">{esc(hit.context_before)}<mark>{esc(hit.text)}</mark>{esc(hit.context_after)}</p>'
+            f'{also}<p class="qa-open-line"><a class="qa-open" href="{source_ref(hit)}">Open the whole article ›</a></p></div>')
+
+
+def answer_markdown(result: SearchResult, follow_up_of: str | None = None) -> str:
+    """The answer as plain Markdown (for terminals, issues, other front ends).
+
+    Document text is quoted as is; a Markdown renderer may interpret characters in it.
+    """
+    lines = []
+    if follow_up_of:
+        lines.append(f"_Read as a follow-up to: {' / '.join(follow_up_of.split(chr(10)))}_\n")
+    if not result.hits:
+        return "\n".join(lines + ["No documents are indexed yet."])
+    if result.found:
+        lines += [f"> {_SPACES.sub(' ', h.text)} [{h.rank}]" for h in result.hits]
+        lines.append("")
+    else:
+        lines += ["**The documents do not answer this question.**", "",
+                  "Possibly related (nearest sentences, not an answer):", ""]
+    for h in result.hits:
+        s = h.sentence
+        lines.append(f"[{h.rank}] {source_line(s.title, s.source, s.date)}, {where(h)}, "
+                     f"{'score' if not result.found else match_label(h.score) + ' match'} {h.score:.2f}"
+                     + ("" if result.found else f": \"{_SPACES.sub(' ', h.text)}\""))
+    return "\n".join(lines)
+
+
+def question_html(question: str) -> str:
+    """A user's question as the chat shows it: exactly as typed, nothing interpreted."""
+    return escape_markdown(_SPACES.sub(" ", question).strip())
+
+
+# -- the source viewer ------------------------------------------------------------------
+
+def article_html(doc: Document, hits: Sequence[Hit] = (), focus: int | None = None, note: str = "") -> str:
+    """The whole article with the sentences of ``hits`` (those in ``doc``) highlighted.
+
+    ``focus`` is the start offset of the citation to emphasise (it gets class ``qa-focus``).
+    Highlights use the hits' exact offsets into ``doc.text``.
+    """
+    marks = sorted({(h.sentence.start, h.sentence.end, h.rank) for h in hits if h.sentence.doc == doc.path})
+    begin = min([doc.body_start, *(m[0] for m in marks)])
+    out, pos = [], begin
+    for start, end, rank in marks:
+        if start < pos:  # two hits on one span (cannot happen today; never garble the text)
+            continue
+        cls = "qa-hl qa-focus" if start == focus else "qa-hl"
+        out.append(html.escape(doc.text[pos:start]))
+        out.append(f'<mark class="{cls}"><sup class="qa-hl-n">[{rank}]</sup>{html.escape(doc.text[start:end])}</mark>')
+        pos = end
+    out.append(html.escape(doc.text[pos:]))
+    meta = " · ".join(esc(x) for x in (doc.source, doc.date) if x)
+    legend = f'<p class="qa-legend">{esc(note)}</p>' if note else ""
+    return (f'<div class="qa-article"><div class="qa-article-head"><h3>{esc(doc.title)}</h3>'
+            f'<p class="qa-article-meta">{meta}{" · " if meta else ""}file <code>{esc(doc.path)}</code></p>{legend}</div>'
+            f'<div class="qa-article-text">{"".join(out)}</div></div>')
+
+
+def viewer_placeholder(message: str) -> str:
+    return f'<div class="qa-article qa-empty"><p>{esc(message)}</p></div>'
+
+
+# -- JSON for the HTTP API --------------------------------------------------------------
+
+def hit_to_dict(hit: Hit) -> dict:
+    """A hit as plain JSON types: the sentence, where it is, how well it matches, its context."""
+    s = hit.sentence
+    return {
+        "rank": hit.rank, "score": round(float(hit.score), 4), "text": hit.text,
+        "doc": s.doc, "title": s.title, "source": s.source, "date": s.date,
+        "start": s.start, "end": s.end, "sentence": s.number, "sentences": s.total, "paragraph": s.paragraph,
+        "context": hit.context, "context_start": hit.context_start,
+        "context_before": hit.context_before, "context_after": hit.context_after,
+        "also_in": [{"doc": src.doc, "title": src.title, "start": src.start, "end": src.end} for src in hit.sources[1:]],
+    }
+
+
+def result_to_dict(result: SearchResult, follow_up_of: str | None = None) -> dict:
+    """A search result as plain JSON types (the ``search`` endpoint's answer).
+
+    >>> from qa import Retriever
+    >>> d = result_to_dict(Retriever.from_directory("seeds").search("When did formal diplomatic relations begin?", k=1))
+    >>> d["found"], d["hits"][0]["text"], d["hits"][0]["sentence"]
+    (True, 'Formal diplomatic relations began in 1949.', 17)
+    """
+    return {
+        "question": result.question, "found": bool(result.found), "confidence": round(float(result.confidence), 4),
+        "mode": result.mode, "truncated": bool(result.truncated),
+        "follow_up_of": follow_up_of.split("\n") if follow_up_of else [],
+        "hits": [hit_to_dict(h) for h in result.hits],
+    }

@@ -1,0 +1,134 @@
+"""Chat: answer a question in the context of the conversation so far.
+
+A question like "What did he say about the hostages?" cannot be searched alone: "he" is
+whoever the previous question was about. ``ask`` spots such follow-ups (pronouns, very
+short questions, "and ...", "what about ...") and searches twice, the question alone and
+the question after the earlier one; sentences from the articles the conversation is about
+get a bonus, so the follow-up stays on topic while the question's own words pick the
+sentences.
+
+>>> from qa import Retriever
+>>> retriever = Retriever.from_directory("seeds")
+>>> first = ask(retriever, "Who is the president of Ecuador?")
+>>> second = ask(retriever, "What did he say about the hostages?", previous=first)
+>>> second.follow_up_of
+'Who is the president of Ecuador?'
+>>> second.result.hits[0].text
+'He expressed support for the return of all hostages held by Hamas.'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from dataclasses import dataclass
+from typing import Iterable
+
+from .retrieval import Hit, Retriever, SearchResult
+
+log = logging.getLogger(__name__)
+
+# Sentences from the articles the conversation is about get this much on top of their own
+# (0..1) score: enough to beat an equally worded sentence elsewhere, not enough to lift an
+# unrelated sentence over a strong match in another article.
+TOPIC_BONUS = 0.25
+# A follow-up's own words carry less meaning ("he", "it"), so its best cosine is lower than
+# a standalone question's; it counts as answered when the question read in context is
+# answered and the question alone still comes this close to the found threshold.
+FOLLOW_UP_FOUND_RATIO = 0.7
+# How many earlier questions a chain of follow-ups keeps as context.
+CONTEXT_QUESTIONS = 2
+
+_PRONOUNS = re.compile(
+    r"\b(he|she|him|her|his|hers|they|them|their|theirs|it|its|there|then|the same|"
+    r"he's|she's|they're|it's|they've)\b", re.IGNORECASE)
+# "that"/"this" are follow-ups only at the start or as the object at the end:
+# "Why did that happen?", "When was this?", "Tell me more about that."
+_DEMONSTRATIVE = re.compile(r"^\s*(that|this|those|these)\b|\b(that|this|those|these)\s*[?.!]*\s*$", re.IGNORECASE)
+_CONTINUATION = re.compile(r"^\s*(and|also|but|so|what about|how about|what else|anything else|tell me more)\b",
+                           re.IGNORECASE)
+_WORD = re.compile(r"\w+")
+SHORT_QUESTION_WORDS = 3
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One answered question: what was asked, what was found, and the context it was read in.
+
+    ``follow_up_of`` is the earlier question(s) a follow-up was read after (None for a
+    standalone question); ``searched`` lists the texts actually searched for.
+    """
+
+    question: str
+    result: SearchResult
+    follow_up_of: str | None = None
+    searched: tuple[str, ...] = ()
+
+    @property
+    def documents(self) -> tuple[str, ...]:
+        """The documents this turn cites, best first, each once."""
+        return tuple(dict.fromkeys(h.sentence.doc for h in self.result.hits))
+
+
+def is_follow_up(question: str) -> bool:
+    """Whether a question leans on the conversation: a pronoun, "and ...", or only a few words.
+
+    >>> is_follow_up("What did he say about the hostages?"), is_follow_up("And Israel?")
+    (True, True)
+    >>> is_follow_up("When did formal diplomatic relations begin?")
+    False
+    """
+    if _PRONOUNS.search(question) or _DEMONSTRATIVE.search(question) or _CONTINUATION.match(question):
+        return True
+    return len(_WORD.findall(question)) <= SHORT_QUESTION_WORDS
+
+
+def ask(retriever: Retriever, question: str, previous: Turn | None = None, k: int = 3,
+        mode: str = "hybrid") -> Turn:
+    """Answer ``question`` with ``k`` sentences, reading it as a follow-up of ``previous`` if it is one.
+
+    Raises ``QueryError`` for an empty question or a bad ``k``/``mode``, like ``Retriever.search``.
+
+    >>> from qa import Retriever
+    >>> turn = ask(Retriever.from_directory("seeds"), "When did formal diplomatic relations begin?", k=1)
+    >>> turn.result.found, turn.result.hits[0].text, turn.follow_up_of
+    (True, 'Formal diplomatic relations began in 1949.', None)
+    """
+    if previous is None or not is_follow_up(question):
+        result = retriever.search(question, k=k, mode=mode)
+        return Turn(result.question, result, None, (result.question,))
+    context = _context(previous)
+    wide = max(4 * k, 20)
+    alone, in_context = retriever.search_batch([question, f"{context} {question}"], k=wide, mode=mode)
+    # The topic is the article the previous answer came from and the one the question read in
+    # context points to; a wider topic (every article cited) would let a distractor share the bonus.
+    topic = {hits[0].sentence.doc for hits in (previous.result.hits, in_context.hits) if hits}
+    hits = _merge(alone.hits, in_context.hits, topic, k)
+    threshold = getattr(retriever.fusion, "threshold", 0.0)
+    found = alone.found or (in_context.found and alone.confidence >= FOLLOW_UP_FOUND_RATIO * threshold)
+    log.debug("follow-up %r read after %r: found=%s", question, context, found)
+    result = dataclasses.replace(alone, hits=hits, found=found)
+    return Turn(alone.question, result, context, (alone.question, in_context.question))
+
+
+def _context(previous: Turn) -> str:
+    questions = [*(previous.follow_up_of or "").split("\n"), previous.question]
+    kept = [q for q in questions if q][-CONTEXT_QUESTIONS:]
+    # Turn.follow_up_of keeps the chain one question a line, so it can be cut again later.
+    return "\n".join(kept)
+
+
+def _merge(alone: Iterable[Hit], in_context: Iterable[Hit], topic: set[str], k: int) -> tuple[Hit, ...]:
+    """Rank by the question's own score plus the topic bonus; renumber ranks from 1."""
+    best: dict[tuple[str, int], tuple[float, Hit]] = {}
+    for hit in alone:
+        key = (hit.sentence.doc, hit.sentence.start)
+        best[key] = (hit.score + (TOPIC_BONUS if hit.sentence.doc in topic else 0.0), hit)
+    for hit in in_context:
+        key = (hit.sentence.doc, hit.sentence.start)
+        if key not in best:
+            # Found only through the earlier question: the question alone did not score it.
+            best[key] = ((TOPIC_BONUS if hit.sentence.doc in topic else 0.0), dataclasses.replace(hit, score=0.0))
+    ranked = sorted(best.values(), key=lambda pair: -pair[0])[:k]
+    return tuple(dataclasses.replace(hit, rank=i) for i, (_, hit) in enumerate(ranked, 1))

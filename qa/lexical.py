@@ -55,6 +55,22 @@ class Lexical:
         if self.size and not self._empty:
             self._bm25.index(tokens, show_progress=False)
 
+    def query_ids(self, query: str) -> list[int]:
+        """Vocabulary ids of the query's distinct tokens that occur in the corpus."""
+        if self.size == 0 or self._empty:
+            return []
+        return sorted(set(self._bm25.get_tokens_ids(tokenize(query))))
+
+    def rows_with(self, token_id: int) -> np.ndarray:
+        """The sentences (rows) that contain the token."""
+        indptr = self._bm25.scores["indptr"]
+        return self._bm25.scores["indices"][indptr[token_id]:indptr[token_id + 1]]
+
+    def idf(self, token_id: int) -> float:
+        indptr = self._bm25.scores["indptr"]
+        df = int(indptr[token_id + 1] - indptr[token_id])
+        return float(np.log(1 + self.size / max(df, 1)))
+
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of each sentence (float32, length = number of sentences)."""
         tokens = tokenize(query)

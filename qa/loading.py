@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -236,6 +237,20 @@ def _html_text(html: str, name: str) -> tuple[str, str | None]:
     return text, title
 
 
+def _walk(root: Path) -> list[Path]:
+    """Visible files under root, sorted; follows symbolic links to folders, never in a loop."""
+    seen, files = set(), []
+    for folder, dirs, names in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        files.extend(Path(folder) / n for n in names if not n.startswith(".") and os.path.isfile(os.path.join(folder, n)))
+    return sorted(files, key=lambda p: p.relative_to(root).as_posix())
+
+
 def load_directory(directory: str | Path, max_bytes: int = MAX_FILE_BYTES) -> LoadReport:
     """Load every supported file under ``directory`` (recursively, sorted by path).
 
@@ -250,10 +265,8 @@ def load_directory(directory: str | Path, max_bytes: int = MAX_FILE_BYTES) -> Lo
     if not root.is_dir():
         raise DocumentError(f"{directory}: no such folder; pass a folder of .txt, .md, .html or .pdf files")
     documents, skipped = [], []
-    for path in sorted(root.rglob("*")):
+    for path in _walk(root):
         rel = path.relative_to(root).as_posix()
-        if any(part.startswith(".") for part in path.relative_to(root).parts) or not path.is_file():
-            continue
         if path.suffix.lower() not in SUPPORTED_SUFFIXES:
             skipped.append(Skipped(rel, f"unsupported file type {path.suffix or '(none)'}"))
             continue

@@ -135,17 +135,22 @@ class Retriever:
         self.fusion = fusion or Fusion()
         self._snapshot = Snapshot.empty(self.embedder.model_id)
         self._write_lock = threading.RLock()
+        self.last_update: UpdateReport | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
 
     @classmethod
     def from_directory(cls, docs_dir: str | Path, index_dir: str | Path | None = None, model: str | None = None,
-                       progress: bool = False, **kwargs) -> "Retriever":
-        """Open (or build) the index of ``docs_dir`` and bring it up to date with the folder."""
+                       progress: bool = False, rebuild: bool = False, **kwargs) -> "Retriever":
+        """Open (or build) the index of ``docs_dir`` and bring it up to date with the folder.
+
+        Only new and changed files are embedded; ``rebuild=True`` ignores the stored index.
+        What the update did is in ``retriever.last_update``.
+        """
         retriever = cls(index_dir if index_dir is not None else default_index_dir(docs_dir), model=model, **kwargs)
-        if index_store.exists(retriever.index_dir):
+        if index_store.exists(retriever.index_dir) and not rebuild:
             retriever.load()
-        retriever.sync(docs_dir, progress=progress)
+        retriever.last_update = retriever.sync(docs_dir, progress=progress, save=True, force_save=rebuild)
         return retriever
 
     def load(self) -> "Retriever":
@@ -187,7 +192,7 @@ class Retriever:
 
     # -- updates ------------------------------------------------------------------------
 
-    def sync(self, docs_dir: str | Path, progress: bool = False, save: bool = True) -> UpdateReport:
+    def sync(self, docs_dir: str | Path, progress: bool = False, save: bool = True, force_save: bool = False) -> UpdateReport:
         """Make the index mirror ``docs_dir``: embed new and changed files, drop removed ones."""
         report = load_directory(docs_dir)
         with self._write_lock:
@@ -196,7 +201,7 @@ class Retriever:
             result = self._apply(list(report.documents), gone, progress)
             result = UpdateReport(result.added, result.updated, result.removed, result.unchanged,
                                   tuple((s.path, s.reason) for s in report.skipped), result.embedded_sentences)
-            if save and self.index_dir is not None and (result.changed or not index_store.exists(self.index_dir)):
+            if save and self.index_dir is not None and (result.changed or force_save or not index_store.exists(self.index_dir)):
                 self.save()
         return result
 

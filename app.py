@@ -294,7 +294,7 @@ def build_app(retriever: Retriever, docs_dir: str | Path, examples: list[str] | 
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=3, min_width=420):
                         chatbot = gr.Chatbot(label="Answers", show_label=False, elem_id="chat", height=600, sanitize_html=True,
-                                             render_markdown=True, latex_delimiters=[], line_breaks=False, autoscroll=False,
+                                             render_markdown=True, latex_delimiters=[], line_breaks=False, autoscroll=False, allow_tags=False,
                                              feedback_options=None, buttons=["copy", "copy_all"],
                                              placeholder="**Ask a question about the articles.**<br>"
                                                          "Answers quote the articles word for word, with sources.")
@@ -354,7 +354,9 @@ def launch_settings(host: str, port: int, docs_dir: str | Path, index_dir: str |
         "server_name": host, "server_port": port, "share": False, "max_file_size": max_upload_bytes,
         # The documents and index folders are read through the library only, never served.
         "blocked_paths": [str(Path(docs_dir).resolve()), str(Path(index_dir).resolve())],
-        "allowed_paths": [], "footer_links": ["api"], "ssr_mode": False, "show_error": True,
+        "allowed_paths": [], "footer_links": ["api"], "ssr_mode": False,
+        # Unexpected exceptions stay in the terminal; the library's own errors are shown as gr.Error.
+        "show_error": False,
         "theme": THEME, "css": CSS, "js": JS,
     }
 
@@ -379,12 +381,14 @@ def main(argv: list[str] | None = None) -> int:
     # The library logs what it does (qa.*); other packages' chatter stays out of the terminal.
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("qa").setLevel(logging.INFO)
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
     print(f"Indexing {args.docs} (index in {args.index}) ...", flush=True)
     started = time.perf_counter()
     try:
-        Path(args.docs).mkdir(parents=True, exist_ok=True)
+        if not Path(args.docs).exists():  # a new, empty library to upload into
+            Path(args.docs).mkdir(parents=True)
         retriever = Retriever.from_directory(args.docs, index_dir=args.index, progress=True)
-        print("Loading the embedding model ...", flush=True)
+        print("Preparing search ...", flush=True)
         retriever.search("warm up", k=1)  # loads the model now, not on the first question
     except (QAError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)

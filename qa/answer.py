@@ -20,6 +20,8 @@ from urllib.parse import quote, unquote
 from .loading import Document
 from .retrieval import Hit, SearchResult
 
+# Hybrid scores have no fixed scale (they depend on the ranking recipe and the mode), so a
+# match is judged against the best sentence found for the same question.
 STRONG_MATCH = 0.75
 GOOD_MATCH = 0.5
 _SPACES = re.compile(r"\s+")
@@ -82,13 +84,18 @@ def escape_markdown(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", escaped).replace("\x00", "&")
 
 
-def match_label(score: float) -> str:
-    """A word for how strong a hit's score (0..1, 1 = best candidate) is.
+def match_label(score: float, best: float) -> str:
+    """A word for how strong a hit's ``score`` is next to the ``best`` score for its question.
 
-    >>> match_label(0.9), match_label(0.6), match_label(0.2)
-    ('strong', 'good', 'weak')
+    >>> match_label(1.8, 2.0), match_label(1.1, 2.0), match_label(0.2, 2.0), match_label(0.0, 0.0)
+    ('strong', 'good', 'weak', 'weak')
     """
-    return "strong" if score >= STRONG_MATCH else "good" if score >= GOOD_MATCH else "weak"
+    share = score / best if best > 0 else 0.0
+    return "strong" if share >= STRONG_MATCH else "good" if share >= GOOD_MATCH else "weak"
+
+
+def best_score(result: SearchResult) -> float:
+    return max((h.score for h in result.hits), default=0.0)
 
 
 def where(hit: Hit) -> str:
@@ -162,17 +169,22 @@ def answer_html(result: SearchResult, follow_up_of: str | None = None) -> str:
                      f'No sentence matches it closely (best similarity {result.confidence:.2f}).</p>')
         heading = "Possibly related — nearest sentences, not an answer"
     parts.append(f'<p class="qa-heading">{heading}</p>')
-    parts.extend(citation_html(hit, related=not result.found) for hit in result.hits)
+    best = best_score(result)
+    parts.extend(citation_html(hit, best, related=not result.found) for hit in result.hits)
     parts.append("</div>")
     return "".join(parts)
 
 
-def citation_html(hit: Hit, related: bool = False) -> str:
-    """One citation card: where the sentence comes from, how well it matches, and its context."""
+def citation_html(hit: Hit, best: float, related: bool = False) -> str:
+    """One citation card: where the sentence comes from, how well it matches, and its context.
+
+    ``best`` is the best score among the answer's hits (see ``match_label``).
+    """
     s = hit.sentence
-    strength = "possibly related" if related else f"{match_label(hit.score)} match"
-    tag = f'<span class="qa-match qa-{"related" if related else match_label(hit.score)}" ' \
-          f'title="retrieval score {hit.score:.2f}; 1.00 is the best candidate for this question">{strength} · {hit.score:.2f}</span>'
+    label = "related" if related else match_label(hit.score, best)
+    strength = "possibly related" if related else f"{label} match"
+    tag = f'<span class="qa-match qa-{label}" title="retrieval score {hit.score:.2f}, higher is better; ' \
+          f'the best sentence for this question scored {best:.2f}">{strength} · score {hit.score:.2f}</span>'
     also = ""
     if len(hit.sources) > 1:
         others = ", ".join(esc(src.title) for src in hit.sources[1:])
@@ -201,10 +213,11 @@ def answer_markdown(result: SearchResult, follow_up_of: str | None = None) -> st
     else:
         lines += ["**The documents do not answer this question.**", "",
                   "Possibly related (nearest sentences, not an answer):", ""]
+    best = best_score(result)
     for h in result.hits:
         s = h.sentence
         lines.append(f"[{h.rank}] {source_line(s.title, s.source, s.date)}, {where(h)}, "
-                     f"{'score' if not result.found else match_label(h.score) + ' match'} {h.score:.2f}"
+                     f"{'' if not result.found else match_label(h.score, best) + ' match, '}score {h.score:.2f}"
                      + ("" if result.found else f": \"{_SPACES.sub(' ', h.text)}\""))
     return "\n".join(lines)
 

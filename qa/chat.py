@@ -23,15 +23,16 @@ import dataclasses
 import logging
 import re
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from .retrieval import Hit, Retriever, SearchResult
 
 log = logging.getLogger(__name__)
 
 # Sentences from the articles the conversation is about get this much on top of their own
-# (0..1) score: enough to beat an equally worded sentence elsewhere, not enough to lift an
-# unrelated sentence over a strong match in another article.
+# score, scaled so the question's best sentence scores 1: enough to beat an equally worded
+# sentence elsewhere, not enough to lift an unrelated sentence over a strong match in another
+# article. (Retrieval scores have no fixed scale, hence the scaling.)
 TOPIC_BONUS = 0.25
 # A follow-up's own words carry less meaning ("he", "it"), so its best cosine is lower than
 # a standalone question's; it counts as answered when the question read in context is
@@ -119,12 +120,14 @@ def _context(previous: Turn) -> str:
     return "\n".join(kept)
 
 
-def _merge(alone: Iterable[Hit], in_context: Iterable[Hit], topic: set[str], k: int) -> tuple[Hit, ...]:
-    """Rank by the question's own score plus the topic bonus; renumber ranks from 1."""
+def _merge(alone: Sequence[Hit], in_context: Iterable[Hit], topic: set[str], k: int) -> tuple[Hit, ...]:
+    """Rank by the question's own (scaled) score plus the topic bonus; renumber ranks from 1."""
+    top = max((h.score for h in alone), default=0.0)
+    scale = 1.0 / top if top > 0 else 0.0
     best: dict[tuple[str, int], tuple[float, Hit]] = {}
     for hit in alone:
         key = (hit.sentence.doc, hit.sentence.start)
-        best[key] = (hit.score + (TOPIC_BONUS if hit.sentence.doc in topic else 0.0), hit)
+        best[key] = (hit.score * scale + (TOPIC_BONUS if hit.sentence.doc in topic else 0.0), hit)
     for hit in in_context:
         key = (hit.sentence.doc, hit.sentence.start)
         if key not in best:

@@ -45,24 +45,24 @@ def test_answer_quotes_the_best_sentences_verbatim_numbered_from_one(president):
 
 def test_each_citation_names_article_source_date_place_and_match_strength(president):
     hit = president.hits[0]
-    card = render.citation_html(hit)
+    card = render.citation_html(hit, render.best_score(president))
     text = _text(card)
     assert "Ecuador And Israel Cement Security Alliance As Jerusalem Office Opens" in text
     assert "The Rio Times" in text and "2025-05-05" in text
     assert f"sentence {hit.sentence.number} of 27, paragraph {hit.sentence.paragraph}" in text
-    assert f"{render.match_label(hit.score)} match · {hit.score:.2f}" in text
+    assert f"{render.match_label(hit.score, render.best_score(president))} match · score {hit.score:.2f}" in text
 
 
 def test_citation_shows_neighbouring_sentences_with_the_cited_one_highlighted(seed):
     hit = seed.search("He expressed support for the return of all hostages held by Hamas.", k=1).hits[0]
-    card = render.citation_html(hit)
+    card = render.citation_html(hit, hit.score)
     assert hit.context_before.startswith("Both leaders also addressed")
     assert f"{html.escape(hit.context_before)}<mark>{html.escape(hit.text)}</mark>" in card
 
 
 def test_citation_links_open_the_article_at_that_sentence(president):
     hit = president.hits[0]
-    assert f'href="{render.source_ref(hit)}"' in render.citation_html(hit)
+    assert f'href="{render.source_ref(hit)}"' in render.citation_html(hit, hit.score)
     assert render.parse_source_ref(render.source_ref(hit)) == (SEED_DOC, hit.sentence.start)
 
 
@@ -162,4 +162,14 @@ def test_search_result_as_json_has_hits_with_text_place_and_context(seed):
     assert hit["context_before"] + hit["text"] + hit["context_after"] == hit["context"]
     assert (hit["rank"], hit["sentence"], hit["sentences"], hit["title"], hit["source"], hit["date"]) == \
         (1, 17, 27, doc.title, "The Rio Times", "2025-05-05")
-    assert 0 <= hit["score"] <= 1 and hit["also_in"] == []
+    assert hit["score"] > data["hits"][1]["score"] and hit["also_in"] == []
+
+
+def test_match_strength_is_judged_against_the_best_sentence_for_the_question(president):
+    best = render.best_score(president)
+    assert best == max(h.score for h in president.hits)
+    top = next(h for h in president.hits if h.score == best)
+    assert "strong match" in render.citation_html(top, best)
+    # Whatever scale the ranking uses, halving every score changes no label.
+    assert [render.match_label(h.score, best) for h in president.hits] == \
+        [render.match_label(h.score / 2, best / 2) for h in president.hits]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -39,10 +41,16 @@ def _upload_file(tmp_path: Path, name: str, data: bytes | str) -> str:
 def test_launch_settings_listen_locally_without_share_link_and_block_private_folders(tmp_path):
     settings = app.launch_settings("127.0.0.1", 7860, tmp_path / "docs", tmp_path / "index", 5_000_000)
     assert settings["server_name"] == "127.0.0.1" and settings["server_port"] == 7860
-    assert settings["share"] is False and settings["ssr_mode"] is False
+    assert settings["share"] is False and settings["ssr_mode"] is False and settings["show_error"] is False
     assert settings["max_file_size"] == 5_000_000
     assert set(settings["blocked_paths"]) == {str((tmp_path / "docs").resolve()), str((tmp_path / "index").resolve())}
     assert settings["allowed_paths"] == []
+
+
+def test_chat_sanitizes_messages_and_interprets_no_maths_or_custom_tags(tmp_path):
+    retriever, docs = corpus(tmp_path)
+    chat = next(b for b in app.build_app(retriever, docs).blocks.values() if isinstance(b, gr.Chatbot))
+    assert chat.sanitize_html is True and chat.allow_tags is False and chat.latex_delimiters == []
 
 
 def test_defaults_are_the_seed_folder_on_localhost_port_7860(monkeypatch):
@@ -62,6 +70,17 @@ def test_environment_and_flags_configure_folders_host_and_port(monkeypatch, tmp_
     args = app.parse_args([])
     assert (args.docs, args.index, args.host, args.port) == (str(tmp_path / "d"), str(tmp_path / "i"), "0.0.0.0", 9001)
     assert app.parse_args(["--port", "9002", "--host", "127.0.0.1"]).port == 9002
+
+
+def test_start_up_problem_is_one_readable_line(tmp_path):
+    not_a_folder = tmp_path / "notes.txt"
+    not_a_folder.write_text("hello")
+    done = subprocess.run([sys.executable, str(app.ROOT / "app.py"), "--docs", str(not_a_folder), "--index",
+                           str(tmp_path / "index"), "--port", str(free_port())],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [f"error: {not_a_folder}: no such folder; pass a folder of .txt, .md, "
+                                                ".html or .pdf files"]
 
 
 # -- chat -------------------------------------------------------------------------------

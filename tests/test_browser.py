@@ -165,6 +165,17 @@ def test_binary_upload_is_refused_with_a_clear_warning(page, server, tmp_path):
     assert not (server["docs"] / "photo.txt").exists()
 
 
+def test_upload_over_the_size_limit_is_stopped_with_a_message(page, server, tmp_path):
+    upload = tmp_path / "huge.txt"
+    upload.write_bytes(b"Huge Story\n\n" + b"All work and no play. " * 500_000)  # 11 MB, over the 10 MB cap
+    page.get_by_role("tab", name="Documents").click()
+    page.set_input_files('#upload input[type="file"]', str(upload))
+    toast = page.locator('[data-testid="toast-body"].error')
+    toast.wait_for()
+    assert "exceed the maximum allowed size" in toast.inner_text() and "huge.txt" in toast.inner_text()
+    assert not (server["docs"] / "huge.txt").exists()
+
+
 def test_removed_article_leaves_the_list_and_the_folder(page, server, tmp_path):
     upload = tmp_path / "to-remove.md"
     upload.write_text("# Harbour Bridge Closed\n\nThe harbour bridge closed for repairs on Friday.\n")

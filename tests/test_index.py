@@ -1,0 +1,107 @@
+"""Index: persistence round trip, generations, corruption and model mismatch."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa import IndexStoreError, ModelMismatchError, Retriever
+from qa import index as store_mod
+from tests.app_support import SEEDS, embedder
+
+
+@pytest.fixture
+def built(tmp_path) -> tuple[Retriever, Path]:
+    index_dir = tmp_path / "index"
+    return Retriever.from_directory(SEEDS, index_dir=index_dir, embedder=embedder()), index_dir
+
+
+def test_round_trip_restores_documents_spans_and_vectors(built):
+    retriever, index_dir = built
+    before = retriever._snapshot.store
+    after = store_mod.load(index_dir)
+    assert after.documents == before.documents
+    assert np.array_equal(after.spans, before.spans)
+    assert np.array_equal(after.vectors, before.vectors)
+    assert after.model == "sentence-transformers/all-MiniLM-L6-v2" and after.dimension == 384
+
+
+def test_manifest_is_versioned_and_lists_documents_and_checksums(built):
+    _, index_dir = built
+    manifest = json.loads((index_dir / "manifest.json").read_text())
+    assert manifest["format"] == store_mod.FORMAT_VERSION
+    assert manifest["documents"][0]["path"] == "000_efff323ac530a1c5.txt"
+    assert manifest["documents"][0]["sentences"] == 27
+    assert set(manifest["files"]) == {"documents.jsonl", "spans.npy", "vectors.npy"}
+    assert all(len(meta["sha256"]) == 64 for meta in manifest["files"].values())
+
+
+def test_nothing_is_pickled(built):
+    _, index_dir = built
+    gen = next(index_dir.glob("gen-*"))
+    for name in ("spans.npy", "vectors.npy"):
+        np.load(gen / name, allow_pickle=False)  # raises if an object array was stored
+    for line in (gen / "documents.jsonl").read_text().splitlines():
+        json.loads(line)
+
+
+def test_each_save_is_a_new_generation_and_old_ones_are_removed(built):
+    retriever, index_dir = built
+    first = json.loads((index_dir / "manifest.json").read_text())["generation"]
+    retriever.save()
+    manifest = json.loads((index_dir / "manifest.json").read_text())
+    assert manifest["generation"] == first + 1
+    assert [p.name for p in index_dir.glob("gen-*")] == [manifest["folder"]]
+
+
+def test_corrupted_vectors_are_detected(built):
+    _, index_dir = built
+    vectors = next(index_dir.glob("gen-*")) / "vectors.npy"
+    data = bytearray(vectors.read_bytes())
+    data[-7] ^= 0xFF
+    vectors.write_bytes(bytes(data))
+    with pytest.raises(IndexStoreError, match="corrupted"):
+        store_mod.load(index_dir)
+
+
+def test_truncated_file_is_detected(built):
+    _, index_dir = built
+    spans = next(index_dir.glob("gen-*")) / "spans.npy"
+    spans.write_bytes(spans.read_bytes()[:50])
+    with pytest.raises(IndexStoreError, match="truncated"):
+        Retriever(index_dir, embedder=embedder()).load()
+
+
+def test_missing_or_garbled_manifest_says_how_to_rebuild(tmp_path):
+    with pytest.raises(IndexStoreError, match="qa index"):
+        store_mod.load(tmp_path)
+    (tmp_path / "manifest.json").write_text("{not json")
+    with pytest.raises(IndexStoreError, match="rebuild"):
+        store_mod.load(tmp_path)
+
+
+def test_other_format_version_is_refused(built):
+    _, index_dir = built
+    manifest = json.loads((index_dir / "manifest.json").read_text())
+    manifest["format"] = 99
+    (index_dir / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexStoreError, match="format 99"):
+        store_mod.load(index_dir)
+
+
+def test_model_mismatch_names_the_fix(built):
+    _, index_dir = built
+    with pytest.raises(ModelMismatchError, match="--rebuild"):
+        store_mod.load(index_dir, model="some/other-model")
+    with pytest.raises(ModelMismatchError, match="384-dimensional"):
+        store_mod.load(index_dir, dimension=768)
+
+
+def test_search_returns_rows_by_inner_product(built):
+    retriever, _ = built
+    store = retriever._snapshot.store
+    scores, rows = store.search(store.vectors[5:6], 3)
+    assert rows[0][0] == 5 and scores[0][0] == pytest.approx(1.0, abs=1e-5)

@@ -25,6 +25,9 @@ from .retrieval import Hit, SearchResult
 STRONG_MATCH = 0.75
 GOOD_MATCH = 0.5
 _SPACES = re.compile(r"\s+")
+# Control characters and invisible bidirectional/format marks: a typed question shows
+# without them, so it cannot reorder or hide the text displayed after it.
+_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&])")
 REF_PREFIX = "#source/"
 
@@ -80,7 +83,7 @@ def escape_markdown(text: str) -> str:
     \\*hi\\* &lt;b&gt;
     """
     # Escape HTML first, then hide the entities' "&" from the Markdown pass so "&lt;" survives.
-    escaped = html.escape(text, quote=False).replace("&", "\x00")
+    escaped = html.escape(text.replace("\x00", ""), quote=False).replace("&", "\x00")
     return _MARKDOWN_SPECIAL.sub(r"\\\1", escaped).replace("\x00", "&")
 
 
@@ -223,8 +226,8 @@ def answer_markdown(result: SearchResult, follow_up_of: str | None = None) -> st
 
 
 def question_html(question: str) -> str:
-    """A user's question as the chat shows it: exactly as typed, nothing interpreted."""
-    return escape_markdown(_SPACES.sub(" ", question).strip())
+    """A user's question as the chat shows it: as typed, nothing interpreted, control marks dropped."""
+    return escape_markdown(_SPACES.sub(" ", _INVISIBLE.sub("", question)).strip())
 
 
 # -- the source viewer ------------------------------------------------------------------

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -38,6 +40,8 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+FILES = ("documents.jsonl", "spans.npy", "vectors.npy")
+_GENERATION_FOLDER = re.compile(r"gen-\d{6,}")
 # Up to this many sentences search is exact (a flat inner-product scan); above it an HNSW
 # graph answers in a few milliseconds at a measured recall@10 (bench/RESULTS.md).
 EXACT_SEARCH_LIMIT = 200_000
@@ -176,8 +180,14 @@ def save(store: Store, directory: str | Path) -> Store:
     """Write ``store`` as the next generation under ``directory``; returns it with its generation."""
     directory = Path(directory)
     with _locked(directory):
-        current = _read_manifest(directory) if (directory / MANIFEST).exists() else None
-        generation = max(store.generation, current["generation"] if current else 0) + 1
+        try:
+            current = _read_manifest(directory) if (directory / MANIFEST).exists() else None
+        except IndexStoreError:
+            current = None  # a corrupted index is being rebuilt: nothing in it is worth keeping
+        # A save killed after renaming its folder but before switching the manifest leaves an
+        # orphan folder that may carry the very name this save is about to use: clear it first.
+        _collect_garbage(directory, keep=current.get("folder") if current else None)
+        generation = max(store.generation, int(current.get("generation", 0)) if current else 0) + 1
         name = f"gen-{generation:06d}"
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=directory))
         try:
@@ -218,12 +228,18 @@ def _write_documents(f, documents) -> None:
         f.write(json.dumps(d.__dict__, ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n")
 
 
-def _collect_garbage(directory: Path, keep: str) -> None:
+def _collect_garbage(directory: Path, keep: str | None) -> None:
+    """Remove every generation folder but ``keep``, and leftovers of interrupted saves.
+
+    Only called under ``_locked``: no other writer can be half-way through a save here.
+    """
     for child in directory.iterdir():
-        if child.name == keep or not child.is_dir():
+        if child.name == keep:
             continue
-        if child.name.startswith("gen-") or child.name.startswith(".gen-"):
+        if child.is_dir() and (child.name.startswith("gen-") or child.name.startswith(".gen-")):
             shutil.rmtree(child, ignore_errors=True)
+        elif child.name.startswith(f".{MANIFEST}.") and child.name.endswith(".tmp"):
+            child.unlink(missing_ok=True)
 
 
 def _read_manifest(directory: Path) -> dict:
@@ -247,35 +263,89 @@ def exists(directory: str | Path) -> bool:
 def load(directory: str | Path, model: str | None = None, dimension: int | None = None) -> Store:
     """Load the current generation under ``directory``, verifying every checksum.
 
-    ``model``/``dimension``, when given, must match what the index was built with.
+    ``model``/``dimension``, when given, must match what the index was built with. A save
+    in another process may switch generations (and delete the old one) while this reads;
+    then the new manifest is read and the load tried again.
     """
     directory = Path(directory)
-    manifest = _read_manifest(directory)
-    if model is not None and manifest["model"] != model:
+    for attempt in range(5):
+        manifest = _read_manifest(directory)
+        _check_model(directory, manifest, model, dimension)
+        try:
+            return _load_generation(directory, manifest)
+        except IndexStoreError:
+            if attempt < 4 and _manifest_moved(directory, manifest):
+                continue
+            raise
+    raise AssertionError("unreachable")
+
+
+def _manifest_moved(directory: Path, manifest: dict) -> bool:
+    try:
+        return _read_manifest(directory).get("folder") != manifest.get("folder")
+    except IndexStoreError:
+        return False
+
+
+def _check_model(directory: Path, manifest: dict, model: str | None, dimension: int | None) -> None:
+    if model is not None and manifest.get("model") != model:
         raise ModelMismatchError(
-            f"the index at {directory} was built with model {manifest['model']!r}, not {model!r}; "
-            f"use --model {manifest['model']} or rebuild it with --rebuild"
+            f"the index at {directory} was built with model {manifest.get('model')!r}, not {model!r}; "
+            f"use --model {manifest.get('model')} or rebuild it with --rebuild"
         )
-    if dimension is not None and manifest["dimension"] != dimension:
+    if dimension is not None and manifest.get("dimension") != dimension:
         raise ModelMismatchError(
-            f"the index at {directory} holds {manifest['dimension']}-dimensional vectors but the model makes "
+            f"the index at {directory} holds {manifest.get('dimension')}-dimensional vectors but the model makes "
             f"{dimension}-dimensional ones; rebuild it with --rebuild"
         )
-    folder = directory / manifest["folder"]
-    for name, meta in manifest["files"].items():
-        path = folder / name
-        if not path.is_file():
-            raise IndexStoreError(f"index file {path} is missing; rebuild with: qa index DOCS_DIR --rebuild")
-        if path.stat().st_size != meta["bytes"] or _sha256_file(path) != meta["sha256"]:
-            raise IndexStoreError(f"index file {path} is truncated or corrupted (checksum mismatch); rebuild with: qa index DOCS_DIR --rebuild")
+
+
+def _load_generation(directory: Path, manifest: dict) -> Store:
+    rebuild = "rebuild with: qa index DOCS_DIR --rebuild"
     try:
-        with open(folder / "documents.jsonl", encoding="utf-8") as f:
-            documents = tuple(Document(**json.loads(line)) for line in f if line.strip())
-        spans = np.load(folder / "spans.npy", allow_pickle=False)
-        vectors = np.load(folder / "vectors.npy", allow_pickle=False)
+        folder_name, files = manifest["folder"], manifest["files"]
+        model, dimension, generation = str(manifest["model"]), int(manifest["dimension"]), int(manifest["generation"])
+        listed, sentences = manifest["documents"], int(manifest["sentences"])
+        if not isinstance(files, dict) or not isinstance(listed, list):
+            raise TypeError("files must be an object and documents a list")
+    except (KeyError, TypeError, ValueError) as err:
+        raise IndexStoreError(f"{directory / MANIFEST} is incomplete or corrupted ({err!r}); {rebuild}") from None
+    # The manifest names a folder inside the index, never a path elsewhere.
+    if not isinstance(folder_name, str) or not _GENERATION_FOLDER.fullmatch(folder_name):
+        raise IndexStoreError(f"{directory / MANIFEST} names an invalid generation folder {folder_name!r}; {rebuild}")
+    if sorted(files) != sorted(FILES):
+        raise IndexStoreError(f"{directory / MANIFEST} does not list the index files {', '.join(FILES)}; {rebuild}")
+    folder = directory / folder_name
+    data = {}
+    for name in FILES:
+        path = folder / name
+        # Each file is read once and parsed from the bytes whose checksum was verified.
+        try:
+            data[name] = path.read_bytes()
+        except FileNotFoundError:
+            raise IndexStoreError(f"index file {path} is missing; {rebuild}") from None
+        except OSError as err:
+            raise IndexStoreError(f"index file {path} is unreadable ({err.strerror or err}); {rebuild}") from None
+        meta = files[name]
+        if not isinstance(meta, dict) or len(data[name]) != meta.get("bytes") \
+                or hashlib.sha256(data[name]).hexdigest() != meta.get("sha256"):
+            raise IndexStoreError(f"index file {path} is truncated or corrupted (checksum mismatch); {rebuild}")
+    try:
+        text = data["documents.jsonl"].decode("utf-8", "surrogatepass")
+        documents = tuple(Document(**json.loads(line)) for line in text.splitlines() if line.strip())
+        spans = np.load(io.BytesIO(data["spans.npy"]), allow_pickle=False)
+        vectors = np.load(io.BytesIO(data["vectors.npy"]), allow_pickle=False)
     except (OSError, ValueError, TypeError) as err:
-        raise IndexStoreError(f"index at {directory} is corrupted ({err}); rebuild with: qa index DOCS_DIR --rebuild") from None
-    if len(documents) != len(manifest["documents"]) or len(spans) != manifest["sentences"]:
-        raise IndexStoreError(f"index at {directory} does not match its manifest; rebuild with: qa index DOCS_DIR --rebuild")
-    return Store(manifest["model"], int(manifest["dimension"]), documents, spans.astype(np.int32, copy=False),
-                 np.ascontiguousarray(vectors, dtype=np.float32), int(manifest["generation"]))
+        raise IndexStoreError(f"index at {directory} is corrupted ({err}); {rebuild}") from None
+    if (len(documents) != len(listed) or spans.ndim != 2 or spans.shape[1] != 5 or len(spans) != sentences
+            or vectors.ndim != 2 or vectors.shape != (sentences, dimension)
+            or [d.path for d in documents] != [entry.get("path") if isinstance(entry, dict) else None for entry in listed]):
+        raise IndexStoreError(f"index at {directory} does not match its manifest; {rebuild}")
+    spans = spans.astype(np.int32, copy=False)
+    if len(spans):
+        lengths = np.array([len(d.text) for d in documents], dtype=np.int64)
+        rows = spans[:, 0]
+        if rows.min() < 0 or rows.max() >= len(documents) or np.any(spans[:, 1] < 0) or np.any(spans[:, 1] > spans[:, 2]) \
+                or np.any(spans[:, 2] > lengths[rows]):
+            raise IndexStoreError(f"index at {directory} has sentence spans outside its documents; {rebuild}")
+    return Store(model, dimension, documents, spans, np.ascontiguousarray(vectors, dtype=np.float32), generation)

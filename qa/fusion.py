@@ -30,6 +30,7 @@ class Snapshot:
         self._groups = previous._groups if same else None
         self._paragraphs = previous._paragraphs if same else None
         self._answer_types = previous._answer_types if same else None
+        self._document_lexical = previous._document_lexical if same else None
 
     @classmethod
     def empty(cls, model: str, dimension: int = 0) -> "Snapshot":
@@ -50,6 +51,15 @@ class Snapshot:
                 if self._lexical is None:
                     self._lexical = Lexical(self.texts())
         return self._lexical
+
+    @property
+    def document_lexical(self) -> Lexical:
+        """BM25 over whole articles: which article is the question about?"""
+        if self._document_lexical is None:
+            with self._lock:
+                if self._document_lexical is None:
+                    self._document_lexical = Lexical([d.text for d in self.store.documents])
+        return self._document_lexical
 
     @property
     def answer_types(self) -> AnswerTypes:
@@ -130,25 +140,35 @@ class Fusion:
     """How hybrid search ranks candidates and decides ``found``.
 
     Candidates are the top ``depth`` sentences of each retriever (dense and BM25). Each is
-    scored by a weighted sum of: its cosine with the question and the mean cosine of its
-    paragraph (both min-max normalized over the candidates), its BM25 score (likewise), the
-    IDF-weighted share of the question's words found in the sentence and in its paragraph,
-    and whether it holds what the question asks for (a date for "when", a number for "how
-    many"). Weights were set on SQuAD by coordinate ascent and checked by two-fold
-    cross-validation over documents (bench/RESULTS.md).
+    scored by a weighted sum of signals, those on an open scale min-max normalized over the
+    candidates:
 
-    ``found`` asks whether the best sentence's evidence, its cosine with the question plus
-    half the share of the question's words it holds, reaches ``threshold``. A bare cosine
-    misses questions about things the corpus never names; the word share catches them.
-    The threshold keeps false abstentions near 3% on SQuAD halves (bench/RESULTS.md).
+    - ``dense``: its cosine with the question; ``paragraph_dense``: its paragraph's mean cosine;
+    - ``bm25``: its BM25 score; ``document_bm25``: its whole article's BM25 score, which tells
+      which article the question is about;
+    - ``local_coverage`` / ``local_paragraph_coverage``: the share of the question's words in
+      the sentence / its paragraph, each word weighted by its IDF among the article's own
+      sentences (an article's subject, named in most of its sentences, tells them apart poorly);
+    - ``answer_type``: whether it holds what the question asks for (a date for "when", a
+      number for "how many", a span for "how long");
+    - ``phrase``: how many of the question's word pairs (adjacent once stopwords are gone)
+      the sentence repeats, up to three.
+
+    Weights were set on SQuAD by coordinate ascent, checked by two-fold cross-validation
+    over documents (bench/RESULTS.md). ``found`` asks whether the best sentence's evidence,
+    its cosine plus ``evidence_coverage`` times the corpus-IDF share of the question's words
+    it holds, reaches ``threshold``: a bare cosine misses questions about things the corpus
+    never names. The threshold keeps false abstentions near 3% on SQuAD halves.
     """
 
     dense: float = 0.5
     bm25: float = 0.1
     paragraph_dense: float = 0.3
-    coverage: float = 0.5
-    paragraph_coverage: float = 0.5
-    answer_type: float = 0.2
+    document_bm25: float = 0.3
+    local_coverage: float = 0.5
+    local_paragraph_coverage: float = 0.5
+    answer_type: float = 0.3
+    phrase: float = 0.1
     depth: int = 100
     threshold: float = 0.60
     evidence_coverage: float = 0.5
@@ -162,7 +182,7 @@ class Fusion:
             score = bm[cand]
             best = cand[np.argmax(score)] if len(cand) else None
             # Without a question vector, found rests on the word share alone.
-            confidence = float(_coverage(snapshot, question, np.array([best]))[0][0]) if best is not None else 0.0
+            confidence = float(_coverage(snapshot, question, np.array([best]))[0]) if best is not None else 0.0
             return self._finish(snapshot, cand, score, k, confidence, confidence >= 0.5)
         _, dense_rows = store.search(qvec[None, :], depth)
         dense_rows = _quotable(store, dense_rows[0][dense_rows[0] >= 0])
@@ -179,7 +199,7 @@ class Fusion:
     def evidence(self, snapshot: Snapshot, question: str, qvec: np.ndarray, row: int) -> float:
         """How strongly one sentence answers: cosine plus ``evidence_coverage`` times its word share."""
         cosine = float(snapshot.store.vectors[row] @ qvec)
-        coverage = float(_coverage(snapshot, question, np.array([row]))[0][0])
+        coverage = float(_coverage(snapshot, question, np.array([row]))[0])
         return cosine + self.evidence_coverage * coverage
 
     def score(self, snapshot: Snapshot, question: str, qvec: np.ndarray, cand: np.ndarray, bm: np.ndarray) -> np.ndarray:
@@ -188,11 +208,16 @@ class Fusion:
         score = self.dense * _minmax(vectors[cand] @ qvec) + self.bm25 * _minmax(bm[cand])
         if self.paragraph_dense:
             score += self.paragraph_dense * _minmax(_paragraph_dense(snapshot, cand, qvec))
-        if self.coverage or self.paragraph_coverage:
-            cov, pcov = _coverage(snapshot, question, cand)
-            score += self.coverage * cov + self.paragraph_coverage * pcov
+        if self.document_bm25:
+            docs = snapshot.store.spans[cand, 0]
+            score += self.document_bm25 * _minmax(snapshot.document_lexical.scores(question)[docs])
+        if self.local_coverage or self.local_paragraph_coverage:
+            cov, pcov = _local_coverage(snapshot, question, cand)
+            score += self.local_coverage * cov + self.local_paragraph_coverage * pcov
         if self.answer_type:
             score += self.answer_type * snapshot.answer_types.match(question, cand)
+        if self.phrase:
+            score += self.phrase * _phrases(snapshot, question, cand)
         return score
 
     def _finish(self, snapshot, cand, score, k, confidence, found) -> Ranked:
@@ -238,22 +263,58 @@ def _paragraph_dense(snapshot: Snapshot, cand: np.ndarray, qvec: np.ndarray) -> 
     return out
 
 
-def _coverage(snapshot: Snapshot, question: str, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """IDF-weighted share of the question's distinct words present in each candidate, and in its paragraph."""
+def _coverage(snapshot: Snapshot, question: str, rows: np.ndarray) -> np.ndarray:
+    """Corpus-IDF-weighted share of the question's distinct words present in each row."""
     lexical = snapshot.lexical
     tokens = set(tokenize(question))
-    cov = np.zeros(len(cand), dtype=np.float32)
-    pcov = np.zeros(len(cand), dtype=np.float32)
+    cov = np.zeros(len(rows), dtype=np.float32)
     if not tokens:
-        return cov, pcov
-    paragraph_of = snapshot.paragraphs[0]
-    cand_paragraphs = paragraph_of[cand]
+        return cov
     ids = lexical.query_ids(question)
     unseen = len(tokens) - len(ids)
     total = sum(lexical.idf(t) for t in ids) + unseen * float(np.log(1 + max(lexical.size, 1)))
     for t in ids:
+        cov += (lexical.idf(t) / total) * np.isin(rows, lexical.rows_with(t))
+    return cov
+
+
+def _phrases(snapshot: Snapshot, question: str, cand: np.ndarray) -> np.ndarray:
+    """Share (capped at 3 pairs) of the question's adjacent word pairs found in each candidate."""
+    words = tokenize(question)
+    pairs = set(zip(words, words[1:]))
+    out = np.zeros(len(cand), dtype=np.float32)
+    if not pairs:
+        return out
+    for i, row in enumerate(cand):
+        tokens = tokenize(snapshot.text(int(row)))
+        out[i] = min(len(pairs & set(zip(tokens, tokens[1:]))), 3) / 3
+    return out
+
+
+def _local_coverage(snapshot: Snapshot, question: str, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Share of the question's words in each candidate and in its paragraph, weighted locally.
+
+    Each word weighs its IDF among the sentences of the candidate's own article; a word the
+    article lacks weighs like the article's rarest word.
+    """
+    lexical = snapshot.lexical
+    tokens = set(tokenize(question))
+    cov = np.zeros(len(cand), dtype=np.float32)
+    pcov = np.zeros(len(cand), dtype=np.float32)
+    if not tokens or len(cand) == 0:
+        return cov, pcov
+    store = snapshot.store
+    docs = store.spans[cand, 0]
+    n_doc = np.diff(store.doc_rows())[docs].astype(np.float32)
+    paragraph_of = snapshot.paragraphs[0]
+    cand_paragraphs = paragraph_of[cand]
+    ids = lexical.query_ids(question)
+    total = (len(tokens) - len(ids)) * np.log1p(n_doc)
+    for t in ids:
         rows = lexical.rows_with(t)
-        weight = lexical.idf(t) / total
+        df = np.bincount(store.spans[rows, 0], minlength=len(store.documents))[docs]
+        weight = np.log1p(n_doc / np.maximum(df, 1))
+        total = total + weight
         cov += weight * np.isin(cand, rows)
         pcov += weight * np.isin(cand_paragraphs, paragraph_of[rows])
-    return cov, pcov
+    return cov / total, pcov / total

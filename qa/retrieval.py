@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 import unicodedata
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ log = logging.getLogger(__name__)
 
 MODES = ("hybrid", "dense", "bm25")
 MAX_QUESTION_CHARS = 2000
+# Terminal escape sequences (colours, cursor moves) pasted along with a question are control
+# data, not words: drop them whole, not just their ESC byte.
+_TERMINAL_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,7 @@ class UpdateReport:
     removed: tuple[str, ...] = ()
     unchanged: tuple[str, ...] = ()
     skipped: tuple[tuple[str, str], ...] = ()
-    embedded_sentences: int = 0
+    embedded_sentences: int = 0  # sentences encoded by the model (known and repeated ones are reused)
 
     @property
     def changed(self) -> bool:
@@ -106,6 +110,7 @@ def clean_question(question: str) -> tuple[str, bool]:
     """Drop control and bidirectional-format characters, collapse spaces, cut to the limit."""
     if not isinstance(question, str):
         raise QueryError("the question must be text")
+    question = _TERMINAL_ESCAPE.sub("", question)
     kept = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c
                    for c in question if unicodedata.category(c) != "Cf")
     text = " ".join(kept.split())
@@ -242,13 +247,14 @@ class Retriever:
         if not fresh and not remove:
             return UpdateReport(unchanged=tuple(unchanged))
         spans = [split_document(d) for d in fresh]
-        vectors = self._embed_spans(fresh, spans, progress)
+        vectors, encoded = self._embed_spans(fresh, spans, progress)
         new_store = store.changed(add=list(zip(fresh, spans, vectors)), remove=set(remove))
         self._snapshot = Snapshot(new_store)
         return UpdateReport(tuple(added), tuple(updated), tuple(sorted(remove)), tuple(unchanged),
-                            embedded_sentences=sum(len(v) for v in vectors))
+                            embedded_sentences=encoded)
 
-    def _embed_spans(self, docs: list[Document], spans: list[list[Span]], progress: bool) -> list[np.ndarray]:
+    def _embed_spans(self, docs: list[Document], spans: list[list[Span]], progress: bool) -> tuple[list[np.ndarray], int]:
+        """Vectors for each document's spans, and how many sentences had to be encoded."""
         texts = [d.text[s.start:s.end] for d, ss in zip(docs, spans) for s in ss]
         # Identical sentences (duplicate articles, repeated boilerplate) are embedded once.
         known = self._snapshot.vectors_by_text()
@@ -263,7 +269,7 @@ class Retriever:
         for ss in spans:
             out.append(flat[pos:pos + len(ss)])
             pos += len(ss)
-        return out
+        return out, len(todo)
 
     # -- search -------------------------------------------------------------------------
 

@@ -120,18 +120,26 @@ def _context(previous: Turn) -> str:
     return "\n".join(kept)
 
 
-def _merge(alone: Sequence[Hit], in_context: Iterable[Hit], topic: set[str], k: int) -> tuple[Hit, ...]:
-    """Rank by the question's own (scaled) score plus the topic bonus; renumber ranks from 1."""
-    top = max((h.score for h in alone), default=0.0)
-    scale = 1.0 / top if top > 0 else 0.0
+def _merge(alone: Sequence[Hit], in_context: Sequence[Hit], topic: set[str], k: int) -> tuple[Hit, ...]:
+    """Rank by both readings' (scaled) scores plus the topic bonus; renumber ranks from 1.
+
+    A sentence that answers the question alone and also the question read after the previous
+    one adds up both scores: the conversation picks between equally good answers.
+    """
+    def scaled(hits: Sequence[Hit]) -> dict[tuple[str, int], float]:
+        top = max((h.score for h in hits), default=0.0)
+        return {(h.sentence.doc, h.sentence.start): (h.score / top if top > 0 else 0.0) for h in hits}
+
+    own, read_after = scaled(alone), scaled(in_context)
     best: dict[tuple[str, int], tuple[float, Hit]] = {}
-    for hit in alone:
+    for hit in (*alone, *in_context):
         key = (hit.sentence.doc, hit.sentence.start)
-        best[key] = (hit.score * scale + (TOPIC_BONUS if hit.sentence.doc in topic else 0.0), hit)
-    for hit in in_context:
-        key = (hit.sentence.doc, hit.sentence.start)
-        if key not in best:
+        if key in best:
+            continue
+        if key not in own:
             # Found only through the earlier question: the question alone did not score it.
-            best[key] = ((TOPIC_BONUS if hit.sentence.doc in topic else 0.0), dataclasses.replace(hit, score=0.0))
+            hit = dataclasses.replace(hit, score=0.0)
+        value = own.get(key, 0.0) + read_after.get(key, 0.0) + (TOPIC_BONUS if hit.sentence.doc in topic else 0.0)
+        best[key] = (value, hit)
     ranked = sorted(best.values(), key=lambda pair: -pair[0])[:k]
     return tuple(dataclasses.replace(hit, rank=i) for i, (_, hit) in enumerate(ranked, 1))

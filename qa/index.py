@@ -42,9 +42,16 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 FILES = ("documents.jsonl", "spans.npy", "vectors.npy")
 _GENERATION_FOLDER = re.compile(r"gen-\d{6,}")
-# Up to this many sentences search is exact (a flat inner-product scan); above it an HNSW
-# graph answers in a few milliseconds at a measured recall@10 (bench/RESULTS.md).
-EXACT_SEARCH_LIMIT = 200_000
+# Up to this many sentences search is exact: one matrix-vector product over float32 vectors
+# (a 50k scan reads 77 MB, a few ms on one core). Above it an IVF index with 8-bit codes
+# picks candidates and the stored vectors, kept as float16 to halve memory, rescore them
+# exactly; recall@10 against exact search is measured in bench/RESULTS.md ("Speed and scale").
+EXACT_SEARCH_LIMIT = 50_000
+# IVF parameters: ~sqrt(n) lists, trained on at most 64 points a list (k-means cost grows
+# with both), NPROBE lists scanned per query, RESCORE candidates rescored per result wanted.
+IVF_POINTS_PER_LIST = 64
+IVF_NPROBE = 48
+IVF_RESCORE = 4
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,11 @@ class Store:
     def __post_init__(self):
         if self.vectors.shape[0] == 0 and self.vectors.shape[1] != self.dimension:
             object.__setattr__(self, "vectors", np.zeros((0, self.dimension), dtype=np.float32))
+        # Memory layout: float32 for exact search (BLAS wants it); float16 above the limit,
+        # where the IVF index holds its own 8-bit codes and these only rescore candidates.
+        dtype = vector_dtype(len(self.vectors))
+        if self.vectors.dtype != dtype or not self.vectors.flags.c_contiguous:
+            object.__setattr__(self, "vectors", np.ascontiguousarray(self.vectors, dtype=dtype))
         if len(self.spans) != len(self.vectors):
             raise IndexStoreError(f"index is inconsistent: {len(self.spans)} sentences but {len(self.vectors)} vectors; rebuild it")
 
@@ -74,8 +86,14 @@ class Store:
 
     def doc_rows(self) -> np.ndarray:
         """First sentence row of each document, plus the total at the end (len = docs + 1)."""
-        counts = np.bincount(self.spans[:, 0], minlength=len(self.documents)) if len(self.spans) else np.zeros(len(self.documents), dtype=np.int64)
-        return np.concatenate([[0], np.cumsum(counts)])
+        # Cached: every hit asks for it, and at 100k sentences it costs a millisecond each time.
+        cached = self.__dict__.get("_doc_rows_cache")
+        if cached is None:
+            counts = np.bincount(self.spans[:, 0], minlength=len(self.documents)) if len(self.spans) else np.zeros(len(self.documents), dtype=np.int64)
+            cached = np.concatenate([[0], np.cumsum(counts)])
+            cached.flags.writeable = False
+            object.__setattr__(self, "_doc_rows_cache", cached)
+        return cached
 
     def changed(self, add: list[tuple[Document, list[Span], np.ndarray]] = (), remove: set[str] = frozenset()) -> "Store":
         """A new Store with the documents in ``remove`` dropped and those in ``add`` added or replaced."""
@@ -109,6 +127,11 @@ class Store:
             object.__setattr__(self, "_faiss", build_faiss(self.vectors))
         return self._faiss
 
+    @property
+    def approximate(self) -> bool:
+        """Whether search goes through the approximate (IVF) index rather than an exact scan."""
+        return len(self) > EXACT_SEARCH_LIMIT
+
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` rows by inner product for each query: (scores, rows), rows -1 past the end."""
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dimension)
@@ -121,19 +144,79 @@ class Store:
         self._index()
 
 
-def build_faiss(vectors: np.ndarray):
-    import faiss
+def vector_dtype(n: int) -> type:
+    """How a Store of ``n`` sentences keeps its vectors in memory (and on disk)."""
+    return np.float32 if n <= EXACT_SEARCH_LIMIT else np.float16
 
-    n, d = vectors.shape
-    if n > EXACT_SEARCH_LIMIT:
-        index = faiss.IndexHNSWFlat(d, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 80
-        index.hnsw.efSearch = 128
-    else:
-        index = faiss.IndexFlatIP(d)
-    if n:
-        index.add(vectors)
-    return index
+
+class ExactIndex:
+    """Exact inner-product search: one matrix-vector product per query, no copy of the vectors."""
+
+    def __init__(self, vectors: np.ndarray):
+        self.vectors = vectors
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        scores = queries @ self.vectors.T
+        return _top_k(scores, np.broadcast_to(np.arange(scores.shape[1]), scores.shape), k)
+
+
+class ApproximateIndex:
+    """FAISS IVF with 8-bit scalar-quantized codes; candidates rescored with the exact vectors.
+
+    The IVF scan over 8-bit codes ranks well but not exactly; taking ``IVF_RESCORE`` times
+    more candidates than asked and rescoring them with the stored vectors gives the exact
+    order among everything the probed lists hold.
+    """
+
+    def __init__(self, vectors: np.ndarray, nprobe: int | None = None, seed: int = 1234):
+        import faiss
+
+        n, d = vectors.shape
+        self.vectors = vectors
+        nlist = max(1, min(int(round(np.sqrt(n))), n // 39 or 1))  # faiss wants >= 39 points a list
+        coarse = faiss.IndexFlatIP(d)
+        index = faiss.IndexIVFScalarQuantizer(coarse, d, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
+        index.cp.max_points_per_centroid = IVF_POINTS_PER_LIST
+        index.cp.niter = 10
+        index.cp.seed = seed
+        rng = np.random.default_rng(seed)
+        sample = vectors[np.sort(rng.choice(n, size=min(n, nlist * IVF_POINTS_PER_LIST), replace=False))]
+        index.train(np.ascontiguousarray(sample, dtype=np.float32))
+        for lo in range(0, n, 65536):  # float32 copies a chunk at a time, not all at once
+            index.add(np.ascontiguousarray(vectors[lo:lo + 65536], dtype=np.float32))
+        index.nprobe = min(nlist, nprobe or IVF_NPROBE)
+        self._coarse = coarse  # the IVF index points into it: keep it alive
+        self.index = index
+        self.nlist = nlist
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        fetch = min(len(self.vectors), k * IVF_RESCORE)
+        _, rows = self.index.search(queries, fetch)
+        safe = np.where(rows >= 0, rows, 0)
+        scores = np.einsum("qkd,qd->qk", self.vectors[safe].astype(np.float32), queries)
+        scores[rows < 0] = -np.inf
+        return _top_k(scores, rows, k)
+
+
+def _top_k(scores: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best (score, row) pairs of each query, best first; rows -1 where there are fewer."""
+    k_eff = min(k, scores.shape[1])
+    part = np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff] if k_eff < scores.shape[1] else \
+        np.broadcast_to(np.arange(scores.shape[1]), (scores.shape[0], scores.shape[1]))
+    top = np.take_along_axis(scores, part, axis=1)
+    order = np.argsort(-top, axis=1, kind="stable")
+    part = np.take_along_axis(part, order, axis=1)
+    out_scores = np.take_along_axis(scores, part, axis=1).astype(np.float32)
+    out_rows = np.take_along_axis(np.asarray(rows), part, axis=1).astype(np.int64)
+    out_rows[~np.isfinite(out_scores)] = -1
+    return out_scores, out_rows
+
+
+def build_faiss(vectors: np.ndarray):
+    """The search structure for ``vectors``: exact up to ``EXACT_SEARCH_LIMIT`` rows, IVF above."""
+    if len(vectors) > EXACT_SEARCH_LIMIT:
+        return ApproximateIndex(vectors)
+    return ExactIndex(np.ascontiguousarray(vectors, dtype=np.float32))
 
 
 # -- persistence ----------------------------------------------------------------------

@@ -72,7 +72,9 @@ def _kill_after(proc: subprocess.Popen, delay: float) -> list[str]:
     time.sleep(delay)
     proc.send_signal(signal.SIGKILL)
     out, _ = proc.communicate(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
+    # A child may finish before the kill (an update embeds one file in well under a second
+    # with the ONNX Runtime encoder); it must then have said so.
+    assert proc.returncode == -signal.SIGKILL or (proc.returncode == 0 and out.split()[-1:] == ["done"]), proc.returncode
     return out.split()
 
 

@@ -1,0 +1,487 @@
+"""Speed and scale benchmarks, each run side by side with its baseline (bench/RESULTS.md).
+
+    python bench/speed.py build  [--articles 150]     index build vs plain SentenceTransformer.encode
+    python bench/speed.py query  [--sizes 10000 100000 1000000]   warm hybrid latency, memory, disk, ANN recall
+    python bench/speed.py quality                     `qa eval` MRR@10 on SQuAD dev A per backend
+    python bench/speed.py ann [--sizes 20000 50000 100000]   exact scan vs IVF: latency, recall@10
+    python bench/speed.py cold                        `qa ask` and `python app.py` from a fresh process
+
+Data: BBC articles from /work/shared/data/bbc (read in place, copied only to a temporary
+folder, never into the repository) and SQuAD dev half A. Sizes above the real corpus are
+synthesized (see ``synthesize``): real SQuAD articles with a share of their words replaced,
+and the real sentence vectors with Gaussian noise added. Every figure prints with the CPU
+model and core count; compare the ratios, the machine is shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import random
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DATA = Path(os.environ.get("QA_DATA", "/work/shared/data"))
+BBC = DATA / "bbc"
+SQUAD_DOCS = DATA / "squad-dev-a" / "docs"
+SQUAD_QUESTIONS = DATA / "squad-dev-a" / "questions.jsonl"
+# The benchmark owns its indexes: a fixed folder so that a second run reuses the real vectors.
+WORK = Path(os.environ.get("QA_BENCH_DIR", Path(tempfile.gettempdir()) / "qa-bench"))
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return f"{model}, {os.cpu_count()} cores, load average {load:.1f} at start, Python {platform.python_version()}"
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def pct(values, q) -> float:
+    return float(np.percentile(np.asarray(values) * 1000, q))
+
+
+# -- build throughput -------------------------------------------------------------------
+
+def bbc_subset(n_articles: int) -> list[Path]:
+    """Every k-th BBC article (all five categories): ``n_articles`` of them, or all with 0."""
+    files = sorted(BBC.glob("*/*.txt"))
+    step = max(1, len(files) // n_articles) if n_articles else 1
+    return files[::step][:n_articles] if n_articles else files
+
+
+def cmd_build(args) -> dict:
+    """Index build vs plain encode, interleaved slice by slice so that load changes hit both.
+
+    For each slice of articles: plain ``SentenceTransformer.encode`` (batch 64) of the slice's
+    sentences, then a full ``Retriever.from_directory`` build of the slice (read, split,
+    embed, save) for each backend. Models are loaded before timing starts.
+    """
+    from qa.embedding import Embedder, _packaged_model_path
+    from qa.loading import load_directory
+    from qa.retrieval import Retriever
+    from qa.sentences import split_document
+    from sentence_transformers import SentenceTransformer
+
+    files = bbc_subset(args.articles)
+    slices = [files[i:i + args.slice] for i in range(0, len(files), args.slice)]
+    plain = SentenceTransformer(_packaged_model_path(), device="cpu", local_files_only=True)
+    plain.encode(["warm up"], batch_size=64)
+    embedders = {b: Embedder(backend=b) for b in args.backends}
+    for e in embedders.values():
+        e.encode(["warm up"])  # model load (and a one-time export) outside the timing
+    print(f"{machine()}\nBBC: {len(files)} articles in {len(slices)} slices; backends {[e.backend for e in embedders.values()]}")
+    totals = {"plain": 0.0, **{b: 0.0 for b in args.backends}}
+    cpu = {"plain": 0.0, **{b: 0.0 for b in args.backends}}
+    n_sentences, worst_diff = 0, 0.0
+    for files_i in slices:
+        folder = Path(tempfile.mkdtemp(prefix="qa-bbc-"))  # a temporary copy, never in the repo
+        try:
+            for f in files_i:
+                shutil.copy(f, folder / f"{f.parent.name}-{f.name}")
+            report = load_directory(folder)
+            texts = [d.text[s.start:s.end] for d in report.documents for s in split_document(d)]
+            n_sentences += len(texts)
+            c, t = time.process_time(), time.perf_counter()
+            ref = plain.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
+            totals["plain"] += time.perf_counter() - t
+            cpu["plain"] += time.process_time() - c
+            for backend, embedder in embedders.items():
+                index_dir = Path(tempfile.mkdtemp(prefix="qa-bench-index-"))
+                try:
+                    c, t = time.process_time(), time.perf_counter()
+                    r = Retriever.from_directory(folder, index_dir=index_dir, embedder=embedder, rebuild=True)
+                    totals[backend] += time.perf_counter() - t
+                    cpu[backend] += time.process_time() - c
+                    if embedder.backend == "onnx":
+                        by_text = dict(zip(texts, ref))
+                        got = r._snapshot.store.vectors.astype(np.float32)
+                        want = np.stack([by_text[x] for x in r._snapshot.texts()])
+                        worst_diff = max(worst_diff, float(np.abs(got - want).max()))
+                finally:
+                    shutil.rmtree(index_dir, ignore_errors=True)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        print(json.dumps({k: round(v, 1) for k, v in totals.items()}), flush=True)
+    results = {"sentences": n_sentences, "articles": len(files)}
+    for key, seconds in totals.items():
+        results[f"{key}_sentences_per_s"] = round(n_sentences / seconds, 1)
+        results[f"{key}_cpu_s"] = round(cpu[key], 1)
+        if key != "plain":
+            results[f"{key}_vs_plain"] = round(totals["plain"] / seconds, 2)
+    results["onnx_vs_torch_max_abs_diff"] = worst_diff
+    print(json.dumps(results, indent=1))
+    return results
+
+
+def cmd_quality(args) -> dict:
+    """MRR@10 on SQuAD dev half A with the index built and queried by each backend (`qa eval`)."""
+    print(machine())
+    qa = str(Path(sys.executable).with_name("qa"))
+    out = {}
+    for backend in args.backends:
+        index = WORK / f"quality-{backend}"
+        env = {**os.environ, "QA_EMBED_BACKEND": backend, "HF_HUB_OFFLINE": "1"}
+        cmd = [qa, "eval", str(SQUAD_QUESTIONS), "--docs", str(SQUAD_DOCS), "--index", str(index), "--json", "--rebuild"]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
+        if proc.returncode:
+            raise SystemExit(proc.stderr[-2000:])
+        report = json.loads(proc.stdout.strip().splitlines()[-1])
+        out[backend] = {k: report[k] for k in ("mrr@10", "r@1", "r@5", "r@10")}
+        print(backend, json.dumps(out[backend]), flush=True)
+    if "torch" in out:
+        for backend in out:
+            out[backend]["mrr_minus_torch"] = round(out[backend]["mrr@10"] - out["torch"]["mrr@10"], 4)
+    print(json.dumps(out, indent=1))
+    return out
+
+
+# -- synthetic large stores -------------------------------------------------------------
+
+def squad_retriever():
+    from qa.retrieval import Retriever
+
+    return Retriever.from_directory(SQUAD_DOCS, index_dir=WORK / "squad-dev-a")
+
+
+_WORD = re.compile(r"[A-Za-z]{4,}")
+
+
+def synthesize(base_store, n_sentences: int, seed: int = 0):
+    """A Store of about ``n_sentences`` made from ``base_store``: SYNTHETIC.
+
+    Copy c of each real article gets 30% of its words of four or more letters replaced by
+    random words of the corpus (so sentences are distinct and BM25 statistics stay natural),
+    and each sentence the vector of the real sentence at the same position plus Gaussian
+    noise (sigma 0.03 a component, a cosine of about 0.86 with the real one), renormalized.
+    """
+    from qa.index import Store
+    from qa.loading import Document
+    from qa.sentences import split_document
+
+    rng = random.Random(seed)
+    nrng = np.random.default_rng(seed)
+    docs = base_store.documents
+    vocab = sorted({w for d in docs for w in _WORD.findall(d.text)})
+    rows = base_store.doc_rows()
+    out_docs, spans_parts, vec_parts = [], [], []
+    total, copy = 0, 0
+    while total < n_sentences:
+        for i, d in enumerate(docs):
+            if total >= n_sentences:
+                break
+            text = _WORD.sub(lambda m: rng.choice(vocab) if rng.random() < 0.3 else m.group(0), d.text)
+            doc = Document(path=f"synthetic-{copy:04d}/{d.path}", title=d.title, text=text, sha256=f"{copy}-{d.sha256}",
+                           source=d.source, date=d.date)
+            spans = split_document(doc)
+            real = base_store.vectors[rows[i]:rows[i + 1]].astype(np.float32)
+            take = np.minimum(np.arange(len(spans)), len(real) - 1)
+            noisy = real[take] + nrng.normal(0, 0.03, (len(spans), real.shape[1])).astype(np.float32)
+            noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+            out_docs.append(doc)
+            spans_parts.append(np.array([(len(out_docs) - 1, s.start, s.end, s.paragraph, int(s.heading)) for s in spans],
+                                        dtype=np.int32).reshape(-1, 5))
+            vec_parts.append(noisy.astype(np.float16))
+            total += len(spans)
+        copy += 1
+    spans = np.concatenate(spans_parts)
+    vectors = np.concatenate(vec_parts)
+    del vec_parts, spans_parts
+    return Store(base_store.model, base_store.dimension, tuple(out_docs), spans, vectors)
+
+
+# -- warm query latency, memory, disk ----------------------------------------------------
+
+def questions(n: int) -> list[str]:
+    with open(SQUAD_QUESTIONS) as f:
+        qs = [json.loads(line)["question"] for line in f]
+    rng = random.Random(7)
+    rng.shuffle(qs)
+    return qs[:n]
+
+
+def memory_parts(snapshot) -> dict:
+    """Bytes held by each structure of a warm snapshot (arrays by nbytes, texts by getsizeof)."""
+    store = snapshot.store
+    parts = {"vectors": store.vectors.nbytes, "spans": store.spans.nbytes,
+             "document_texts": sum(sys.getsizeof(d.text) for d in store.documents)}
+    index = store._faiss
+    if index is not None and hasattr(index, "index"):
+        parts["ivf_codes_and_ids"] = index.index.ntotal * (index.index.code_size + 8)
+
+    def sparse(obj):
+        scores = getattr(getattr(obj, "_bm25", None), "scores", None) or {}
+        return sum(v.nbytes for v in scores.values() if hasattr(v, "nbytes"))
+
+    parts["bm25_sentences"] = sparse(snapshot._lexical)
+    parts["bm25_documents"] = sparse(getattr(snapshot, "_document_lexical", None))
+    return parts
+
+
+def cmd_query_one(args) -> dict:
+    """One size, in its own process so that its peak RSS is its own."""
+    from qa import index as store_mod
+    from qa.embedding import Embedder
+    from qa.fusion import Snapshot
+    from qa.retrieval import Retriever
+
+    gc.collect()
+    embedder = Embedder()
+    qs = questions(args.queries)
+    qvecs = embedder.encode(qs)
+    base = squad_retriever()._snapshot.store
+    rss0 = rss_mb()
+    t = time.perf_counter()
+    if args.size <= len(base):
+        store = base
+    else:
+        store = synthesize(base, args.size)
+    del base
+    gc.collect()
+    n = len(store)
+    r = Retriever(embedder=embedder)
+    r._snapshot = Snapshot(store)
+    for q in qs[:3]:  # builds BM25, answer types, groups, the FAISS structure: warm from here on
+        r.search(q, k=5)
+    setup_s = time.perf_counter() - t
+    gc.collect()
+    rss1 = rss_mb()
+    out = {"size": n, "synthetic": n > 5009, "approximate": store.approximate, "setup_s": round(setup_s, 1)}
+
+    def lat(fn, items):
+        times = []
+        for item in items:
+            t0 = time.perf_counter()
+            fn(item)
+            times.append(time.perf_counter() - t0)
+        return {"p50_ms": round(pct(times, 50), 2), "p95_ms": round(pct(times, 95), 2)}
+
+    out["hybrid"] = lat(lambda q: r.search(q, k=5), qs)
+    out["encode_query"] = lat(lambda q: embedder.encode([q]), qs[:50])
+    out["dense_search_k100"] = lat(lambda v: store.search(v[None, :], 100), qvecs)
+    # Baseline of the same run: the exact flat scan in FAISS (the old path up to 200k)
+    # and the torch query encoder.
+    import faiss
+
+    flat = faiss.IndexFlatIP(store.dimension)
+    for lo in range(0, n, 65536):
+        flat.add(np.ascontiguousarray(store.vectors[lo:lo + 65536], dtype=np.float32))
+    out["baseline_faiss_flat_k100"] = lat(lambda v: flat.search(v[None, :], 100), qvecs[:50])
+    _, exact = flat.search(qvecs, 100)
+    _, approx = store.search(qvecs, 100)
+    out["recall@10"] = round(float(np.mean([len(set(exact[i, :10]) & set(approx[i, :10])) / 10 for i in range(len(qs))])), 4)
+    out["recall@100"] = round(float(np.mean([len(set(exact[i]) & set(approx[i])) / 100 for i in range(len(qs))])), 4)
+    del flat
+    gc.collect()
+    out["memory_bytes_per_sentence"] = round((rss1 - rss0) * 2**20 / n)
+    out["memory_parts_bytes_per_sentence"] = {k: round(v / n) for k, v in memory_parts(r._snapshot).items()}
+    out["rss_mb"] = round(rss1)
+    out["peak_rss_mb"] = round(peak_rss_mb())
+    with tempfile.TemporaryDirectory(prefix="qa-bench-disk-") as d:
+        store_mod.save(store, d)
+        disk = sum(p.stat().st_size for p in Path(d).rglob("*") if p.is_file())
+    out["disk_bytes_per_sentence"] = round(disk / n)
+    if args.torch_baseline:
+        torch_embedder = Embedder(backend="torch")
+        torch_embedder.encode(["warm up"])
+        rt = Retriever(embedder=torch_embedder)
+        rt._snapshot = r._snapshot
+        out["baseline_torch_encode_query"] = lat(lambda q: torch_embedder.encode([q]), qs[:50])
+    print(json.dumps(out))
+    return out
+
+
+def cmd_query(args) -> list[dict]:
+    print(machine())
+    squad_retriever()  # build the real base index once, outside the timed children
+    results = []
+    for size in args.sizes:
+        cmd = [sys.executable, __file__, "query-one", "--size", str(size), "--queries", str(args.queries)]
+        if args.torch_baseline:
+            cmd.append("--torch-baseline")
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+        if proc.returncode or not lines:
+            print(proc.stderr[-3000:], file=sys.stderr)
+            raise SystemExit(f"size {size} failed")
+        results.append(json.loads(lines[-1]))
+        print(lines[-1], flush=True)
+    return results
+
+
+def cmd_ann(args) -> list[dict]:
+    """Exact scan vs the IVF index by size (vectors only): latency, recall, build time.
+
+    Vectors: the real SQuAD sentence vectors, each repeated with Gaussian noise as in
+    ``synthesize`` (SYNTHETIC); queries: real SQuAD questions.
+    """
+    from qa import index as store_mod
+    from qa.embedding import Embedder
+
+    print(machine())
+    base = squad_retriever()._snapshot.store.vectors.astype(np.float32)
+    queries = Embedder().encode(questions(args.queries))
+    rng = np.random.default_rng(0)
+    out = []
+    for n in args.sizes:
+        v = base[rng.integers(0, len(base), n)] + rng.normal(0, 0.03, (n, base.shape[1])).astype(np.float32)
+        v /= np.linalg.norm(v, axis=1, keepdims=True)
+        exact = store_mod.ExactIndex(v)
+        t = time.perf_counter()
+        approx = store_mod.ApproximateIndex(v.astype(np.float16))
+        build_s = time.perf_counter() - t
+
+        def lat(index):
+            times = []
+            for q in queries:
+                t0 = time.perf_counter()
+                index.search(q[None, :], 100)
+                times.append(time.perf_counter() - t0)
+            return round(pct(times, 50), 2)
+
+        _, truth = exact.search(queries, 100)
+        _, got = approx.search(queries, 100)
+        row = {"size": n, "exact_p50_ms": lat(exact), "ivf_p50_ms": lat(approx), "ivf_build_s": round(build_s, 1),
+               "nlist": approx.nlist, "nprobe": approx.index.nprobe,
+               "recall@10": round(float(np.mean([len(set(truth[i, :10]) & set(got[i, :10])) / 10 for i in range(len(queries))])), 4),
+               "recall@100": round(float(np.mean([len(set(truth[i]) & set(got[i])) / 100 for i in range(len(queries))])), 4)}
+        row["exact_over_ivf"] = round(row["exact_p50_ms"] / row["ivf_p50_ms"], 1)
+        out.append(row)
+        print(json.dumps(row), flush=True)
+    return out
+
+
+# -- cold start ---------------------------------------------------------------------------
+
+def _time_cmd(cmd, env) -> float:
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr[-2000:]}")
+    return time.perf_counter() - t
+
+
+def _time_app(env, port: int, docs: Path, index: Path) -> float:
+    """From `python app.py` until its search API answered the first question."""
+    import urllib.request
+
+    t = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "app.py", "--docs", str(docs), "--index", str(index), "--port", str(port)],
+                            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        from gradio_client import Client
+
+        while True:
+            if proc.poll() is not None:
+                raise SystemExit("app.py exited")
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        answer = client.predict("Who founded the university?", api_name="/search")
+        assert answer["hits"], answer
+        return time.perf_counter() - t
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def cmd_cold(args) -> dict:
+    print(machine())
+    index = WORK / "squad-dev-a"
+    squad_retriever()  # a built index (embedded once, reused)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    qa = str(Path(sys.executable).with_name("qa"))
+    ask = [qa, "ask", "Who founded the university?", "--docs", str(SQUAD_DOCS), "--index", str(index)]
+    out = {"index_sentences": 5009}
+    rows = []
+    for _ in range(args.rounds):
+        row = {}
+        for backend in ("torch", "auto"):
+            row[f"ask_{backend}_s"] = round(_time_cmd(ask, {**env, "QA_EMBED_BACKEND": backend}), 2)
+        if not args.no_app:
+            for backend in ("torch", "auto"):
+                row[f"app_{backend}_s"] = round(_time_app({**env, "QA_EMBED_BACKEND": backend}, args.port,
+                                                          SQUAD_DOCS, index), 2)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    for key in rows[0]:
+        out[key] = min(r[key] for r in rows)
+    out["ask_ratio"] = round(out["ask_torch_s"] / out["ask_auto_s"], 2)
+    if not args.no_app:
+        out["app_ratio"] = round(out["app_torch_s"] / out["app_auto_s"], 2)
+    out["python_startup_s"] = round(_time_cmd([sys.executable, "-c", "pass"], env), 3)
+    out["import_qa_s"] = round(_time_cmd([sys.executable, "-c", "import qa"], env), 2)
+    out["import_sentence_transformers_s"] = round(_time_cmd([sys.executable, "-c", "import sentence_transformers"], env), 2)
+    print(json.dumps(out, indent=1))
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("build")
+    p.add_argument("--articles", type=int, default=150, help="every k-th BBC article, this many (0: all 2,225)")
+    p.add_argument("--slice", type=int, default=15, help="articles per interleaved slice")
+    p.add_argument("--backends", nargs="+", default=["auto", "onnx-int8"])
+    p = sub.add_parser("quality")
+    p.add_argument("--backends", nargs="+", default=["torch", "onnx", "onnx-int8"])
+    p = sub.add_parser("query")
+    p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    p.add_argument("--queries", type=int, default=200)
+    p.add_argument("--torch-baseline", action="store_true")
+    p = sub.add_parser("query-one")
+    p.add_argument("--size", type=int, required=True)
+    p.add_argument("--queries", type=int, default=200)
+    p.add_argument("--torch-baseline", action="store_true")
+    p = sub.add_parser("ann")
+    p.add_argument("--sizes", type=int, nargs="+", default=[20_000, 50_000, 100_000])
+    p.add_argument("--queries", type=int, default=200)
+    p = sub.add_parser("cold")
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--port", type=int, default=7899)
+    p.add_argument("--no-app", action="store_true")
+    args = parser.parse_args(argv)
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    {"build": cmd_build, "quality": cmd_quality, "query": cmd_query, "query-one": cmd_query_one, "ann": cmd_ann, "cold": cmd_cold}[args.command](args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,7 +1,8 @@
 """Retrieval quality in one run: SQuAD sentence retrieval, seed questions among BBC
 distractors, abstention on SQuAD halves, and the latency cost of the ranking.
 
-    .venv/bin/python bench/quality.py            # prints a Markdown report
+    .venv/bin/python bench/quality.py                     # prints a Markdown report
+    .venv/bin/python bench/quality.py squad latency       # only some parts
 
 Needs ../shared/data (skips cleanly without it). Indexes are kept in bench/out/ so a second
 run embeds nothing. The "plain blend" baseline is 0.7 dense + 0.3 BM25 (k1=0.9, b=0.4),
@@ -109,7 +110,11 @@ def abstention(embedder: Embedder, squad_docs: Path, questions: list[Question]) 
     return lines + [""]
 
 
+PARTS = ("squad", "latency", "seedbbc", "abstention")
+
+
 def main() -> int:
+    parts = [a for a in sys.argv[1:] if a in PARTS] or list(PARTS)
     if not (DATA / "squad-dev-a").is_dir():
         print("bench/quality.py: ../shared/data is not here; nothing to measure")
         return 0
@@ -119,9 +124,20 @@ def main() -> int:
     squad_q = read_questions(DATA / "squad-dev-a" / "questions.jsonl")
     squad = Retriever.from_directory(squad_docs, index_dir=OUT / "index-squad", embedder=embedder)
     report = ["## Retrieval quality", "", f"`.venv/bin/python bench/quality.py` on {time.strftime('%Y-%m-%d')}.", ""]
-    report += table(f"squad-dev-a: {len(squad_q)} questions, {len(squad)} sentences", squad, squad_q)
-    report += latency(squad, squad_q)
+    if "squad" in parts:
+        report += table(f"squad-dev-a: {len(squad_q)} questions, {len(squad)} sentences", squad, squad_q)
+    if "latency" in parts:
+        report += latency(squad, squad_q)
+    if "seedbbc" in parts:
+        report += seed_among_bbc(embedder)
+    if "abstention" in parts:
+        report += abstention(embedder, squad_docs, squad_q)
+    print("\n".join(report))
+    return 0
 
+
+def seed_among_bbc(embedder: Embedder) -> list[str]:
+    report = []
     seed_q = read_questions(DATA / "seed" / "questions.jsonl")
     links = {"000_efff323ac530a1c5.txt": ROOT / "seeds" / "000_efff323ac530a1c5.txt"}
     links.update({c: DATA / "bbc" / c for c in ("business", "entertainment", "politics", "sport", "tech")})
@@ -131,9 +147,7 @@ def main() -> int:
     rep = evaluate(seedbbc, seed_q).as_dict()
     report += [f"Abstention there: {rep['unanswerable']} unanswerable questions, abstain recall "
                f"{rep['abstain_recall']:.3f}; false abstain {rep['false_abstain']:.3f} on {rep['answerable']} answerable.", ""]
-    report += abstention(embedder, squad_docs, squad_q)
-    print("\n".join(report))
-    return 0
+    return report
 
 
 if __name__ == "__main__":

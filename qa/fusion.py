@@ -7,6 +7,7 @@ recipe; its defaults are the measured best (bench/RESULTS.md, "Retrieval quality
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 
@@ -24,6 +25,9 @@ class Snapshot:
     def __init__(self, store: Store, previous: "Snapshot | None" = None):
         self.store = store
         self._lock = threading.Lock()
+        # Word pairs of sentences met as candidates: repeated questions on one corpus meet the
+        # same sentences again, and tokenizing is the costly part of the phrase signal.
+        self.word_pairs = functools.lru_cache(maxsize=65_536)(self._word_pairs)
         # A save only renumbers the generation: reuse what the previous snapshot built.
         same = previous is not None and previous.store.spans is store.spans
         self._lexical = previous._lexical if same else None
@@ -35,6 +39,10 @@ class Snapshot:
     @classmethod
     def empty(cls, model: str, dimension: int = 0) -> "Snapshot":
         return cls(Store(model, dimension))
+
+    def _word_pairs(self, row: int) -> frozenset[tuple[str, str]]:
+        tokens = tokenize(self.text(row))
+        return frozenset(zip(tokens, tokens[1:]))
 
     def text(self, row: int) -> str:
         doc_row, start, end = self.store.spans[row, :3]
@@ -130,6 +138,9 @@ class Ranked:
     confidence: float
 
 
+PHRASE_SHORTLIST = 30
+
+
 def _minmax(x: np.ndarray) -> np.ndarray:
     lo, hi = float(x.min()), float(x.max())
     return (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x)
@@ -217,7 +228,10 @@ class Fusion:
         if self.answer_type:
             score += self.answer_type * snapshot.answer_types.match(question, cand)
         if self.phrase:
-            score += self.phrase * _phrases(snapshot, question, cand)
+            # Tokenizing candidates is the costly part; a pair bonus of at most ``phrase``
+            # only reorders the front of the list, so only the front is tokenized.
+            front = np.argsort(-score)[:PHRASE_SHORTLIST]
+            score[front] += self.phrase * _phrases(snapshot, question, cand[front])
         return score
 
     def _finish(self, snapshot, cand, score, k, confidence, found) -> Ranked:
@@ -252,15 +266,21 @@ def _top(scores: np.ndarray, depth: int) -> np.ndarray:
 def _paragraph_dense(snapshot: Snapshot, cand: np.ndarray, qvec: np.ndarray) -> np.ndarray:
     """Mean cosine of the question with the sentences of each candidate's paragraph."""
     starts, ends = snapshot.paragraphs
-    vectors = snapshot.store.vectors
-    by_paragraph: dict[int, float] = {}
-    out = np.empty(len(cand), dtype=np.float32)
-    for i, row in enumerate(cand):
-        s = int(starts[row])
-        if s not in by_paragraph:
-            by_paragraph[s] = float((vectors[s:ends[row]] @ qvec).mean())
-        out[i] = by_paragraph[s]
-    return out
+    first, where = np.unique(starts[cand], return_inverse=True)
+    lengths = ends[first] - first
+    # Every row of every candidate paragraph, in one gather and one matrix product.
+    offsets = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    rows = np.repeat(first, lengths) + np.arange(int(lengths.sum())) - offsets
+    sums = np.add.reduceat(snapshot.store.vectors[rows] @ qvec, np.cumsum(lengths) - lengths)
+    return (sums / lengths)[where].astype(np.float32)
+
+
+def _member(sorted_values: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``np.isin(x, sorted_values)`` for an ascending array, without hashing it."""
+    if len(sorted_values) == 0:
+        return np.zeros(len(x), dtype=bool)
+    i = np.minimum(np.searchsorted(sorted_values, x), len(sorted_values) - 1)
+    return sorted_values[i] == x
 
 
 def _coverage(snapshot: Snapshot, question: str, rows: np.ndarray) -> np.ndarray:
@@ -274,7 +294,7 @@ def _coverage(snapshot: Snapshot, question: str, rows: np.ndarray) -> np.ndarray
     unseen = len(tokens) - len(ids)
     total = sum(lexical.idf(t) for t in ids) + unseen * float(np.log(1 + max(lexical.size, 1)))
     for t in ids:
-        cov += (lexical.idf(t) / total) * np.isin(rows, lexical.rows_with(t))
+        cov += (lexical.idf(t) / total) * _member(lexical.rows_with(t), rows)
     return cov
 
 
@@ -286,8 +306,7 @@ def _phrases(snapshot: Snapshot, question: str, cand: np.ndarray) -> np.ndarray:
     if not pairs:
         return out
     for i, row in enumerate(cand):
-        tokens = tokenize(snapshot.text(int(row)))
-        out[i] = min(len(pairs & set(zip(tokens, tokens[1:]))), 3) / 3
+        out[i] = min(len(pairs & snapshot.word_pairs(int(row))), 3) / 3
     return out
 
 
@@ -305,16 +324,19 @@ def _local_coverage(snapshot: Snapshot, question: str, cand: np.ndarray) -> tupl
         return cov, pcov
     store = snapshot.store
     docs = store.spans[cand, 0]
-    n_doc = np.diff(store.doc_rows())[docs].astype(np.float32)
+    bounds = store.doc_rows()
+    doc_start, doc_end = bounds[docs], bounds[docs + 1]
+    n_doc = (doc_end - doc_start).astype(np.float32)
     paragraph_of = snapshot.paragraphs[0]
     cand_paragraphs = paragraph_of[cand]
     ids = lexical.query_ids(question)
     total = (len(tokens) - len(ids)) * np.log1p(n_doc)
     for t in ids:
         rows = lexical.rows_with(t)
-        df = np.bincount(store.spans[rows, 0], minlength=len(store.documents))[docs]
+        df = np.searchsorted(rows, doc_end) - np.searchsorted(rows, doc_start)
         weight = np.log1p(n_doc / np.maximum(df, 1))
         total = total + weight
-        cov += weight * np.isin(cand, rows)
-        pcov += weight * np.isin(cand_paragraphs, paragraph_of[rows])
+        cov += weight * _member(rows, cand)
+        # Posting lists are in row order, so their paragraphs' first rows are sorted too.
+        pcov += weight * _member(paragraph_of[rows], cand_paragraphs)
     return cov / total, pcov / total

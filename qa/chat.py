@@ -23,7 +23,7 @@ import dataclasses
 import logging
 import re
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Sequence
 
 from .retrieval import Hit, Retriever, SearchResult
 

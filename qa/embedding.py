@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelLoadError
+from .loading import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -68,14 +69,6 @@ def default_cache_dir() -> Path:
         return Path(os.environ["QA_CACHE_DIR"])
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "qa"
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _model_key(folder: Path, quantize: bool) -> str:
@@ -233,7 +226,7 @@ class Embedder:
         model_file = target / "model.onnx"
         if meta_path.is_file() and model_file.is_file():
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            if meta.get("sha256") == _sha256_file(model_file):
+            if meta.get("sha256") == file_sha256(model_file):
                 log.info("using the ONNX export of %s at %s", self.model_id, target)
                 return _OnnxModel(folder, meta, model_file)
             log.warning("ONNX export at %s does not match its checksum; exporting again", target)
@@ -293,7 +286,7 @@ class Embedder:
                 fp32.unlink()
             else:
                 fp32.rename(final)
-            meta["sha256"] = _sha256_file(final)
+            meta["sha256"] = file_sha256(final)
             self._check_parity(folder, meta, final, st)
             (tmp / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
             if target.exists():  # a stale or corrupted export

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import IndexStoreError, ModelMismatchError
-from .loading import Document
+from .loading import Document, file_sha256
 from .sentences import Span
 
 log = logging.getLogger(__name__)
@@ -221,14 +221,6 @@ def build_faiss(vectors: np.ndarray):
 
 # -- persistence ----------------------------------------------------------------------
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _fsync_dir(path: Path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)
@@ -243,7 +235,7 @@ def _write_file(path: Path, write) -> dict:
         write(f)
         f.flush()
         os.fsync(f.fileno())
-    return {"sha256": _sha256_file(path), "bytes": path.stat().st_size}
+    return {"sha256": file_sha256(path), "bytes": path.stat().st_size}
 
 
 @contextlib.contextmanager

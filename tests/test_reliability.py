@@ -24,7 +24,7 @@ from app_support import ROOT, SEED_DOC, corpus, embedder
 from qa import IndexStoreError, Retriever
 from qa import answer as render
 from qa import index as store_mod
-from qa.loading import Document
+from qa.loading import Document, file_sha256
 from qa.uploads import add_upload
 
 TESTS = Path(__file__).resolve().parent
@@ -205,7 +205,7 @@ def _damage(index_dir: Path, how: str) -> None:
         spans = np.load(gen / "spans.npy")
         spans[-1, 2] = 10**9
         np.save(gen / "spans.npy", spans)
-        manifest["files"]["spans.npy"] = {"sha256": store_mod._sha256_file(gen / "spans.npy"),
+        manifest["files"]["spans.npy"] = {"sha256": file_sha256(gen / "spans.npy"),
                                          "bytes": (gen / "spans.npy").stat().st_size}
         manifest_path.write_text(json.dumps(manifest))
     else:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .index import Store
 from .answertype import AnswerTypes
+from .index import Store
 from .lexical import Lexical, tokenize
 from .sentences import Sentence
 
@@ -52,57 +52,56 @@ class Snapshot:
         docs, spans = self.store.documents, self.store.spans
         return [docs[d].text[s:e] for d, s, e in spans[:, :3].tolist()]
 
+    def _once(self, name: str, build):
+        """The structure cached as ``name``, built by ``build()`` at most once across threads."""
+        value = getattr(self, name)
+        if value is None:
+            with self._lock:
+                value = getattr(self, name)
+                if value is None:
+                    value = build()
+                    setattr(self, name, value)
+        return value
+
     @property
     def lexical(self) -> Lexical:
-        if self._lexical is None:
-            with self._lock:
-                if self._lexical is None:
-                    self._lexical = Lexical(self.texts())
-        return self._lexical
+        return self._once("_lexical", lambda: Lexical(self.texts()))
 
     @property
     def document_lexical(self) -> Lexical:
         """BM25 over whole articles: which article is the question about?"""
-        if self._document_lexical is None:
-            with self._lock:
-                if self._document_lexical is None:
-                    self._document_lexical = Lexical([d.text for d in self.store.documents])
-        return self._document_lexical
+        return self._once("_document_lexical", lambda: Lexical([d.text for d in self.store.documents]))
 
     @property
     def answer_types(self) -> AnswerTypes:
-        if self._answer_types is None:
-            with self._lock:
-                if self._answer_types is None:
-                    self._answer_types = AnswerTypes(self.texts())
-        return self._answer_types
+        return self._once("_answer_types", lambda: AnswerTypes(self.texts()))
 
     @property
     def paragraphs(self) -> tuple[np.ndarray, np.ndarray]:
         """For each row, the first and one-past-last row of its paragraph."""
-        if self._paragraphs is None:
-            spans = self.store.spans
-            n = len(spans)
-            key_change = np.ones(n, dtype=bool)
-            if n > 1:
-                key_change[1:] = (spans[1:, 0] != spans[:-1, 0]) | (spans[1:, 3] != spans[:-1, 3])
-            starts_idx = np.flatnonzero(key_change)
-            group = np.cumsum(key_change) - 1
-            ends_idx = np.append(starts_idx[1:], n)
-            self._paragraphs = (starts_idx[group], ends_idx[group])
-        return self._paragraphs
+        return self._once("_paragraphs", self._build_paragraphs)
+
+    def _build_paragraphs(self) -> tuple[np.ndarray, np.ndarray]:
+        spans = self.store.spans
+        n = len(spans)
+        key_change = np.ones(n, dtype=bool)
+        if n > 1:
+            key_change[1:] = (spans[1:, 0] != spans[:-1, 0]) | (spans[1:, 3] != spans[:-1, 3])
+        starts_idx = np.flatnonzero(key_change)
+        group = np.cumsum(key_change) - 1
+        ends_idx = np.append(starts_idx[1:], n)
+        return starts_idx[group], ends_idx[group]
 
     @property
     def groups(self) -> dict[int, tuple[int, ...]]:
         """Rows whose sentence text also appears elsewhere, mapped to all rows holding it."""
-        if self._groups is None:
-            with self._lock:
-                if self._groups is None:
-                    by_text: dict[str, list[int]] = {}
-                    for row, text in enumerate(self.texts()):
-                        by_text.setdefault(" ".join(text.split()).casefold(), []).append(row)
-                    self._groups = {r: tuple(rows) for rows in by_text.values() if len(rows) > 1 for r in rows}
-        return self._groups
+        return self._once("_groups", self._build_groups)
+
+    def _build_groups(self) -> dict[int, tuple[int, ...]]:
+        by_text: dict[str, list[int]] = {}
+        for row, text in enumerate(self.texts()):
+            by_text.setdefault(" ".join(text.split()).casefold(), []).append(row)
+        return {r: tuple(rows) for rows in by_text.values() if len(rows) > 1 for r in rows}
 
     def vectors_by_text(self) -> dict[str, np.ndarray]:
         return dict(zip(self.texts(), self.store.vectors))

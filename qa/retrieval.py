@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import re
@@ -204,8 +205,7 @@ class Retriever:
             present = {d.path for d in report.documents}
             gone = {d.path for d in self.documents if d.path not in present}
             result = self._apply(list(report.documents), gone, progress)
-            result = UpdateReport(result.added, result.updated, result.removed, result.unchanged,
-                                  tuple((s.path, s.reason) for s in report.skipped), result.embedded_sentences)
+            result = dataclasses.replace(result, skipped=tuple((s.path, s.reason) for s in report.skipped))
             if save and self.index_dir is not None and (result.changed or force_save or not index_store.exists(self.index_dir)):
                 self.save()
         return result

@@ -4,10 +4,18 @@ Only this module and ``qa.storage`` (which writes and reads a Store on disk) kno
 ``Store`` is immutable: adding or removing documents returns a new Store, so a reader
 holding one always sees one consistent generation while a writer prepares the next.
 ``save``, ``load`` and ``exists`` live in ``qa.storage`` and are re-exported here.
+
+Above ``EXACT_SEARCH_LIMIT`` sentences a Store loaded from disk holds its float16 vectors as
+a read-only memory map of the stored file (see ``qa.storage``): search reads only the rows
+it rescores, so the vectors need not be resident.
 """
 
 from __future__ import annotations
 
+import copy
+import io
+import re
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +34,13 @@ EXACT_SEARCH_LIMIT = 50_000
 IVF_POINTS_PER_LIST = 64
 IVF_NPROBE = 48
 IVF_RESCORE = 4
+# Building an IVF index takes a minute at 1M sentences: two threads searching a fresh Store
+# at once must not both build one.
+_BUILD_LOCK = threading.Lock()
+
+
+# What a Store caches about its documents and spans, kept when only its generation changes.
+_CARRIED = ("_doc_rows_cache",)
 
 
 @dataclass(frozen=True)
@@ -69,11 +84,24 @@ class Store:
             object.__setattr__(self, "_doc_rows_cache", cached)
         return cached
 
+    def renumbered(self, generation: int, vectors: np.ndarray | None = None, index=None) -> "Store":
+        """This Store as generation ``generation``, with its vectors (equal values) held in
+        ``vectors`` and its search structure ``index`` when given; what it cached is kept."""
+        vectors = self.vectors if vectors is None else vectors
+        if index is None and self._faiss is not None:
+            index = self._faiss.rebind(vectors)
+        new = Store(self.model, self.dimension, self.documents, self.spans, vectors, generation, index)
+        for name in _CARRIED:
+            if name in self.__dict__:
+                object.__setattr__(new, name, self.__dict__[name])
+        return new
+
     def changed(self, add: list[tuple[Document, list[Span], np.ndarray]] = (), remove: set[str] = frozenset()) -> "Store":
         """A new Store with the documents in ``remove`` dropped and those in ``add`` added or replaced."""
         replace = remove | {doc.path for doc, _, _ in add}
         keep = [i for i, d in enumerate(self.documents) if d.path not in replace]
         rows = self.doc_rows()
+        total = sum(int(rows[i + 1] - rows[i]) for i in keep) + sum(len(spans) for _, spans, _ in add)
         docs, span_parts, vector_parts = [], [], []
         for new_row, old_row in enumerate(keep):
             docs.append(self.documents[old_row])
@@ -89,16 +117,20 @@ class Store:
             row = len(docs)
             docs.append(doc)
             span_parts.append(np.array([(row, s.start, s.end, s.paragraph, int(s.heading)) for s in spans], dtype=np.int32).reshape(-1, 5))
-            vector_parts.append(np.asarray(vectors, dtype=np.float32).reshape(-1, self.dimension))
+            vector_parts.append(np.asarray(vectors).reshape(-1, self.dimension))
         spans = np.concatenate(span_parts) if span_parts else np.zeros((0, 5), dtype=np.int32)
-        vectors = np.concatenate(vector_parts) if vector_parts else np.zeros((0, self.dimension), dtype=np.float32)
-        return Store(self.model, self.dimension, tuple(docs), spans, np.ascontiguousarray(vectors), self.generation)
+        # Straight into the new Store's layout: a float32 detour would cost 1.5 GB at 1M sentences.
+        dtype = vector_dtype(total)
+        vectors = np.concatenate(vector_parts, dtype=dtype) if vector_parts else np.zeros((0, self.dimension), dtype)
+        return Store(self.model, self.dimension, tuple(docs), spans, vectors, self.generation)
 
     # -- search -----------------------------------------------------------------------
 
     def _index(self):
         if self._faiss is None:
-            object.__setattr__(self, "_faiss", build_faiss(self.vectors))
+            with _BUILD_LOCK:
+                if self._faiss is None:
+                    object.__setattr__(self, "_faiss", build_faiss(self.vectors))
         return self._faiss
 
     @property
@@ -128,6 +160,9 @@ class ExactIndex:
 
     def __init__(self, vectors: np.ndarray):
         self.vectors = vectors
+
+    def rebind(self, vectors: np.ndarray) -> "ExactIndex":
+        return ExactIndex(vectors)
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         scores = queries @ self.vectors.T
@@ -162,6 +197,39 @@ class ApproximateIndex:
         self._coarse = coarse  # the IVF index points into it: keep it alive
         self.index = index
         self.nlist = nlist
+
+    def rebind(self, vectors: np.ndarray) -> "ApproximateIndex":
+        """The same IVF index, rescoring with ``vectors`` (the same values held elsewhere, e.g. mapped)."""
+        other = copy.copy(self)
+        other.vectors = vectors
+        return other
+
+    def write(self, f) -> None:
+        """Write the FAISS index (quantizer, codes, ids) to the binary file ``f``."""
+        import faiss
+
+        faiss.write_index(self.index, faiss.PyCallbackIOWriter(f.write))
+
+    @classmethod
+    def read(cls, data: bytes, vectors: np.ndarray) -> "ApproximateIndex":
+        """The index ``write`` wrote as ``data``, rescoring with ``vectors``; ValueError if it does not fit them."""
+        import faiss
+
+        try:
+            index = faiss.read_index(faiss.PyCallbackIOReader(io.BytesIO(data).read))
+        except RuntimeError as err:  # FAISS's messages span lines and start with its C++ source location
+            message = re.sub(r"^Error in .* at \S+:\d+: ", "", " ".join(str(err).split()))
+            raise ValueError(message[:200]) from None
+        n, d = vectors.shape
+        if not isinstance(index, faiss.IndexIVF) or index.metric_type != faiss.METRIC_INNER_PRODUCT \
+                or index.ntotal != n or index.d != d:
+            raise ValueError(f"it holds {type(index).__name__} of {index.ntotal} {index.d}-dimensional vectors, "
+                             f"not an inner-product IVF index of {n} {d}-dimensional ones")
+        self = cls.__new__(cls)
+        index.nprobe = min(index.nlist, IVF_NPROBE)
+        self._coarse = None  # read_index gives the IVF index ownership of its quantizer
+        self.index, self.vectors, self.nlist = index, vectors, index.nlist
+        return self
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         fetch = min(len(self.vectors), k * IVF_RESCORE)

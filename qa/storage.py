@@ -5,10 +5,25 @@ On disk (no pickle anywhere)::
     DIR/manifest.json            format, generation, model, dimension, documents, checksums
     DIR/gen-000007/documents.jsonl   one JSON object per document, text included
     DIR/gen-000007/spans.npy         int32 (n, 5): document row, start, end, paragraph, heading
-    DIR/gen-000007/vectors.npy       float32 (n, dimension), unit vectors
+    DIR/gen-000007/vectors.npy       unit vectors (n, dimension): float32 up to EXACT_SEARCH_LIMIT
+                                     sentences, float16 above
+    DIR/gen-000007/ivf.faiss         above EXACT_SEARCH_LIMIT only: the IVF index (FAISS format)
 
 Each save writes a new generation folder, then replaces ``manifest.json`` atomically; a
-crash at any moment leaves the old generation or the new one, never a mix.
+crash at any moment leaves the old generation or the new one, never a mix. Every file the
+manifest lists is checked against its sha256 before it is used.
+
+Above EXACT_SEARCH_LIMIT the loaded Store does not read ``vectors.npy`` into memory: once its
+checksum has been verified the file is memory-mapped read-only, and search reads the rows it
+rescores. That mapping sees exactly the verified bytes because qa never rewrites a generation
+folder: a save writes a fresh folder under a temporary name and renames it whole; old
+folders are only ever deleted, and a deleted file stays readable through an existing
+mapping. (Something outside qa writing into a generation folder would go unnoticed by a
+mapping; the same tampering is caught by the next load.)
+
+The IVF index is derived data: an index written before format 2 has none, and a missing
+``ivf.faiss`` is rebuilt from the vectors on first search; a damaged one is an error like
+any other damaged file.
 """
 
 from __future__ import annotations
@@ -28,15 +43,22 @@ from pathlib import Path
 import numpy as np
 
 from .errors import IndexStoreError, ModelMismatchError
+from . import index as search
 from .index import Store
 from .loading import Document, file_sha256
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+# Format 2 added ivf.faiss; format 1 (without it) is still read.
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
 MANIFEST = "manifest.json"
-FILES = ("documents.jsonl", "spans.npy", "vectors.npy")
+FILES = ("documents.jsonl", "spans.npy", "vectors.npy")  # in every generation
+IVF_FILE = "ivf.faiss"  # only above EXACT_SEARCH_LIMIT
+VECTOR_DTYPES = (np.dtype(np.float32), np.dtype(np.float16))
+REBUILD = "rebuild with: qa index DOCS_DIR --rebuild"
 _GENERATION_FOLDER = re.compile(r"gen-\d{6,}")
+
 
 def _fsync_dir(path: Path) -> None:
     with contextlib.suppress(OSError):
@@ -69,7 +91,12 @@ def _locked(directory: Path):
 
 
 def save(store: Store, directory: str | Path) -> Store:
-    """Write ``store`` as the next generation under ``directory``; returns it with its generation."""
+    """Write ``store`` as the next generation under ``directory``; returns it with its generation.
+
+    Above EXACT_SEARCH_LIMIT this builds the IVF index if the store has none yet (what its
+    first search would do) and writes it too; the Store returned then maps the saved
+    vectors rather than holding them in memory.
+    """
     directory = Path(directory)
     with _locked(directory):
         try:
@@ -81,6 +108,7 @@ def save(store: Store, directory: str | Path) -> Store:
         _collect_garbage(directory, keep=current.get("folder") if current else None)
         generation = max(store.generation, int(current.get("generation", 0)) if current else 0) + 1
         name = f"gen-{generation:06d}"
+        ivf = store._index() if store.approximate else None
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=directory))
         try:
             os.chmod(tmp, 0o755)
@@ -89,6 +117,8 @@ def save(store: Store, directory: str | Path) -> Store:
                 "spans.npy": _write_file(tmp / "spans.npy", lambda f: np.save(f, store.spans, allow_pickle=False)),
                 "vectors.npy": _write_file(tmp / "vectors.npy", lambda f: np.save(f, store.vectors, allow_pickle=False)),
             }
+            if ivf is not None:
+                files[IVF_FILE] = _write_file(tmp / IVF_FILE, ivf.write)
             _fsync_dir(tmp)
             os.replace(tmp, directory / name)
         except BaseException:
@@ -112,7 +142,12 @@ def save(store: Store, directory: str | Path) -> Store:
         os.replace(tmp_manifest, directory / MANIFEST)
         _fsync_dir(directory)
         _collect_garbage(directory, keep=name)
-    return Store(store.model, store.dimension, store.documents, store.spans, store.vectors, generation, store._faiss)
+        vectors = None
+        if store.approximate and store.vectors.dtype == np.float16 and len(store.vectors):
+            # The file was written (and fsynced) from these very values; a later save deleting
+            # the folder leaves the mapping readable.
+            vectors = np.load(directory / name / "vectors.npy", mmap_mode="r", allow_pickle=False)
+    return store.renumbered(generation, vectors)
 
 
 def _write_documents(f, documents) -> None:
@@ -142,9 +177,10 @@ def _read_manifest(directory: Path) -> dict:
         raise IndexStoreError(f"no index at {directory} (no {MANIFEST}); build one with: qa index DOCS_DIR") from None
     except (OSError, ValueError) as err:
         raise IndexStoreError(f"{path} is unreadable or corrupted ({err}); delete {directory} and rebuild with: qa index DOCS_DIR") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
+    if not isinstance(manifest, dict) or manifest.get("format") not in READABLE_FORMATS:
         found = manifest.get("format") if isinstance(manifest, dict) else None
-        raise IndexStoreError(f"{path} has format {found!r}, this qa reads format {FORMAT_VERSION}; rebuild with: qa index DOCS_DIR --rebuild")
+        raise IndexStoreError(f"{path} has format {found!r}, this qa reads formats "
+                              f"{', '.join(map(str, READABLE_FORMATS))}; {REBUILD}")
     return manifest
 
 
@@ -193,7 +229,6 @@ def _check_model(directory: Path, manifest: dict, model: str | None, dimension: 
 
 
 def _load_generation(directory: Path, manifest: dict) -> Store:
-    rebuild = "rebuild with: qa index DOCS_DIR --rebuild"
     try:
         folder_name, files = manifest["folder"], manifest["files"]
         model, dimension, generation = str(manifest["model"]), int(manifest["dimension"]), int(manifest["generation"])
@@ -201,43 +236,130 @@ def _load_generation(directory: Path, manifest: dict) -> Store:
         if not isinstance(files, dict) or not isinstance(listed, list):
             raise TypeError("files must be an object and documents a list")
     except (KeyError, TypeError, ValueError) as err:
-        raise IndexStoreError(f"{directory / MANIFEST} is incomplete or corrupted ({err!r}); {rebuild}") from None
+        raise IndexStoreError(f"{directory / MANIFEST} is incomplete or corrupted ({err!r}); {REBUILD}") from None
     # The manifest names a folder inside the index, never a path elsewhere.
     if not isinstance(folder_name, str) or not _GENERATION_FOLDER.fullmatch(folder_name):
-        raise IndexStoreError(f"{directory / MANIFEST} names an invalid generation folder {folder_name!r}; {rebuild}")
-    if sorted(files) != sorted(FILES):
-        raise IndexStoreError(f"{directory / MANIFEST} does not list the index files {', '.join(FILES)}; {rebuild}")
+        raise IndexStoreError(f"{directory / MANIFEST} names an invalid generation folder {folder_name!r}; {REBUILD}")
+    if set(files) - {IVF_FILE} != set(FILES) or (IVF_FILE in files and manifest.get("format") < 2):
+        raise IndexStoreError(f"{directory / MANIFEST} does not list the index files {', '.join(FILES)}; {REBUILD}")
     folder = directory / folder_name
-    data = {}
-    for name in FILES:
-        path = folder / name
-        # Each file is read once and parsed from the bytes whose checksum was verified.
-        try:
-            data[name] = path.read_bytes()
-        except FileNotFoundError:
-            raise IndexStoreError(f"index file {path} is missing; {rebuild}") from None
-        except OSError as err:
-            raise IndexStoreError(f"index file {path} is unreadable ({err.strerror or err}); {rebuild}") from None
-        meta = files[name]
-        if not isinstance(meta, dict) or len(data[name]) != meta.get("bytes") \
-                or hashlib.sha256(data[name]).hexdigest() != meta.get("sha256"):
-            raise IndexStoreError(f"index file {path} is truncated or corrupted (checksum mismatch); {rebuild}")
+    approximate = sentences > search.EXACT_SEARCH_LIMIT
+    # Each file is read once and parsed from the bytes whose checksum was verified (or, for
+    # mapped vectors, mapped from the file whose checksum was verified).
+    data = {name: _read_verified(folder / name, files[name]) for name in ("documents.jsonl", "spans.npy")}
+    vectors = _load_vectors(folder / "vectors.npy", files["vectors.npy"], mapped=approximate)
     try:
-        text = data["documents.jsonl"].decode("utf-8", "surrogatepass")
+        text = data.pop("documents.jsonl").decode("utf-8", "surrogatepass")
         documents = tuple(Document(**json.loads(line)) for line in text.splitlines() if line.strip())
-        spans = np.load(io.BytesIO(data["spans.npy"]), allow_pickle=False)
-        vectors = np.load(io.BytesIO(data["vectors.npy"]), allow_pickle=False)
+        del text
+        spans = np.load(io.BytesIO(data.pop("spans.npy")), allow_pickle=False)
     except (OSError, ValueError, TypeError) as err:
-        raise IndexStoreError(f"index at {directory} is corrupted ({err}); {rebuild}") from None
+        raise IndexStoreError(f"index at {directory} is corrupted ({err}); {REBUILD}") from None
     if (len(documents) != len(listed) or spans.ndim != 2 or spans.shape[1] != 5 or len(spans) != sentences
-            or vectors.ndim != 2 or vectors.shape != (sentences, dimension)
+            or vectors.ndim != 2 or vectors.shape != (sentences, dimension) or vectors.dtype not in VECTOR_DTYPES
             or [d.path for d in documents] != [entry.get("path") if isinstance(entry, dict) else None for entry in listed]):
-        raise IndexStoreError(f"index at {directory} does not match its manifest; {rebuild}")
+        raise IndexStoreError(f"index at {directory} does not match its manifest; {REBUILD}")
     spans = spans.astype(np.int32, copy=False)
     if len(spans):
         lengths = np.array([len(d.text) for d in documents], dtype=np.int64)
         rows = spans[:, 0]
         if rows.min() < 0 or rows.max() >= len(documents) or np.any(spans[:, 1] < 0) or np.any(spans[:, 1] > spans[:, 2]) \
                 or np.any(spans[:, 2] > lengths[rows]):
-            raise IndexStoreError(f"index at {directory} has sentence spans outside its documents; {rebuild}")
-    return Store(model, dimension, documents, spans, np.ascontiguousarray(vectors, dtype=np.float32), generation)
+            raise IndexStoreError(f"index at {directory} has sentence spans outside its documents; {REBUILD}")
+    # The Store converts vectors stored in the other layout (an index saved when the limit
+    # was elsewhere) straight to its own: no float32 copy on the way.
+    store = Store(model, dimension, documents, spans, vectors, generation)
+    if approximate and IVF_FILE in files:
+        store = store.renumbered(generation, index=_load_ivf(folder / IVF_FILE, files[IVF_FILE], store.vectors))
+    return store
+
+
+def _checksum_error(path: Path) -> IndexStoreError:
+    return IndexStoreError(f"index file {path} is truncated or corrupted (checksum mismatch); {REBUILD}")
+
+
+def _open(path: Path):
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise IndexStoreError(f"index file {path} is missing; {REBUILD}") from None
+    except OSError as err:
+        raise IndexStoreError(f"index file {path} is unreadable ({err.strerror or err}); {REBUILD}") from None
+
+
+def _read_verified_file(path: Path, f, meta) -> bytes:
+    try:
+        data = f.read()
+    except OSError as err:
+        raise IndexStoreError(f"index file {path} is unreadable ({err.strerror or err}); {REBUILD}") from None
+    if not isinstance(meta, dict) or len(data) != meta.get("bytes") or hashlib.sha256(data).hexdigest() != meta.get("sha256"):
+        raise _checksum_error(path)
+    return data
+
+
+def _read_verified(path: Path, meta) -> bytes:
+    """The bytes of ``path``, once their size and sha256 match the manifest's ``meta``."""
+    with _open(path) as f:
+        return _read_verified_file(path, f, meta)
+
+
+def _load_vectors(path: Path, meta, mapped: bool) -> np.ndarray:
+    """The vectors in ``path``: mapped read-only when ``mapped`` and stored as float16, else read.
+
+    One open file serves the checksum and the mapping, so a save that deletes this
+    generation in between cannot swap the bytes.
+    """
+    with _open(path) as f:
+        header = _npy_header(f) if mapped else None
+        if header is None or header[0] != np.dtype("<f2") or header[1] or 0 in header[2]:
+            f.seek(0)
+            return np.load(io.BytesIO(_read_verified_file(path, f, meta)), allow_pickle=False)
+        dtype, _, shape, offset = header
+        f.seek(0)
+        digest, size = hashlib.sha256(), 0
+        try:
+            # Hashed through read(), not the mapping: reading a page through the mapping
+            # would make it resident in this process.
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+                size += len(block)
+        except OSError as err:
+            raise IndexStoreError(f"index file {path} is unreadable ({err.strerror or err}); {REBUILD}") from None
+        if not isinstance(meta, dict) or size != meta.get("bytes") or digest.hexdigest() != meta.get("sha256"):
+            raise _checksum_error(path)
+        return np.memmap(f, dtype=dtype, mode="r", offset=offset, shape=shape)
+
+
+def _npy_header(f) -> tuple[np.dtype, bool, tuple, int] | None:
+    """(dtype, fortran order, shape, data offset) of the .npy file ``f``; None if it has no valid header.
+
+    Read before the checksum is verified, only to choose how to load: a damaged header then
+    fails that check like any other damage.
+    """
+    try:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        else:
+            return None
+    except (ValueError, OSError, SyntaxError):
+        return None
+    return dtype, fortran, shape, f.tell()
+
+
+def _load_ivf(path: Path, meta, vectors: np.ndarray):
+    """The IVF index stored in ``path`` for ``vectors``; None (rebuilt on first search) if the file is gone."""
+    try:
+        with open(path, "rb") as f:
+            data = _read_verified_file(path, f, meta)
+    except FileNotFoundError:
+        log.warning("%s is missing; the IVF index will be rebuilt from the vectors on first search", path)
+        return None
+    except OSError as err:
+        raise IndexStoreError(f"index file {path} is unreadable ({err.strerror or err}); {REBUILD}") from None
+    try:
+        return search.ApproximateIndex.read(data, vectors)
+    except ValueError as err:
+        raise IndexStoreError(f"index file {path} is corrupted ({err}); {REBUILD}") from None

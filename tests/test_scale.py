@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from qa import IndexStoreError
 from qa import index as store_mod
 from qa.index import Store
 
@@ -91,3 +96,110 @@ def test_growing_past_the_limit_changes_layout_and_round_trips(low_limit, tmp_pa
     assert loaded.vectors.dtype == np.float16 and np.array_equal(loaded.vectors, saved.vectors)
     _, rows = loaded.search(loaded.vectors[:3].astype(np.float32), 1)
     assert list(rows[:, 0]) == [0, 1, 2]
+
+
+# -- a large store on disk: vectors memory-mapped, IVF index stored ------------------------
+
+def saved_large(tmp_path, n: int = 4000) -> tuple[Store, Path]:
+    store = store_of(clustered(n))
+    store_mod.save(store, tmp_path / "idx")
+    return store, tmp_path / "idx"
+
+
+def ivf_file(index_dir: Path) -> Path:
+    return index_dir / json.loads((index_dir / "manifest.json").read_text())["folder"] / "ivf.faiss"
+
+
+def test_saved_large_store_loads_memory_mapped_with_its_ivf_index_and_searches_alike(low_limit, tmp_path):
+    built, index_dir = saved_large(tmp_path)
+    manifest = json.loads((index_dir / "manifest.json").read_text())
+    assert set(manifest["files"]) == {"documents.jsonl", "spans.npy", "vectors.npy", "ivf.faiss"}
+    assert len(manifest["files"]["ivf.faiss"]["sha256"]) == 64
+    loaded = store_mod.load(index_dir)
+    assert isinstance(loaded.vectors, np.memmap) and loaded.vectors.dtype == np.float16
+    assert not loaded.vectors.flags.writeable
+    assert isinstance(loaded._faiss, store_mod.ApproximateIndex)  # read from disk, not rebuilt
+    assert loaded._faiss.vectors is loaded.vectors
+    queries = clustered(50, seed=4)
+    for got, want in zip(loaded.search(queries, 10), built.search(queries, 10)):
+        assert np.array_equal(got, want)
+
+
+def test_save_maps_the_vectors_it_wrote_and_keeps_its_ivf_index(low_limit, tmp_path):
+    store = store_of(clustered(4000))
+    saved = store_mod.save(store, tmp_path / "idx")
+    assert isinstance(saved.vectors, np.memmap) and np.array_equal(saved.vectors, store.vectors)
+    assert saved._faiss.index is store._faiss.index  # built once, for the save; the search reuses it
+    assert saved._faiss.vectors is saved.vectors
+
+
+def test_small_store_is_read_into_memory_not_mapped(low_limit, tmp_path):
+    store_mod.save(store_of(clustered(400)), tmp_path / "idx")
+    loaded = store_mod.load(tmp_path / "idx")
+    assert not isinstance(loaded.vectors, np.memmap) and loaded.vectors.dtype == np.float32
+    assert not ivf_file(tmp_path / "idx").exists()
+
+
+def test_mapped_store_still_answers_after_a_later_save_deleted_its_generation(low_limit, tmp_path):
+    built, index_dir = saved_large(tmp_path)
+    loaded = store_mod.load(index_dir)
+    folder = index_dir / json.loads((index_dir / "manifest.json").read_text())["folder"]
+    store_mod.save(store_of(clustered(4000, seed=9)), index_dir)
+    assert not folder.exists()
+    queries = clustered(5, seed=4)
+    assert np.array_equal(loaded.search(queries, 10)[1], built.search(queries, 10)[1])
+
+
+@pytest.mark.parametrize("how", ["flip", "truncate", "garbage"])
+def test_damaged_ivf_file_is_a_one_line_error_saying_rebuild(low_limit, tmp_path, how):
+    _, index_dir = saved_large(tmp_path)
+    path = ivf_file(index_dir)
+    data = bytearray(path.read_bytes())
+    if how == "flip":
+        data[len(data) // 2] ^= 0x01
+    elif how == "truncate":
+        del data[len(data) // 2:]
+    else:  # right size and checksum, but not an index: the checksum recorded for garbage
+        data = bytearray(b"\xff" * len(data))
+        manifest = json.loads((index_dir / "manifest.json").read_text())
+        manifest["files"]["ivf.faiss"]["sha256"] = hashlib.sha256(data).hexdigest()
+        (index_dir / "manifest.json").write_text(json.dumps(manifest))
+    path.write_bytes(bytes(data))
+    with pytest.raises(IndexStoreError, match=r"rebuild with: qa index DOCS_DIR --rebuild$") as err:
+        store_mod.load(index_dir)
+    assert "\n" not in str(err.value) and "ivf.faiss" in str(err.value)
+
+
+def test_missing_ivf_file_is_rebuilt_on_first_search(low_limit, tmp_path):
+    built, index_dir = saved_large(tmp_path)
+    ivf_file(index_dir).unlink()
+    loaded = store_mod.load(index_dir)
+    assert loaded._faiss is None and isinstance(loaded.vectors, np.memmap)
+    queries = clustered(20, seed=4)
+    assert np.array_equal(loaded.search(queries, 10)[1], built.search(queries, 10)[1])
+
+
+def test_format_1_index_without_ivf_file_still_loads(low_limit, tmp_path):
+    built, index_dir = saved_large(tmp_path)
+    manifest = json.loads((index_dir / "manifest.json").read_text())
+    manifest["format"] = 1
+    del manifest["files"]["ivf.faiss"]
+    (index_dir / "manifest.json").write_text(json.dumps(manifest))
+    ivf_file(index_dir).unlink()
+    loaded = store_mod.load(index_dir)
+    queries = clustered(20, seed=4)
+    assert np.array_equal(loaded.search(queries, 10)[1], built.search(queries, 10)[1])
+
+
+def test_index_saved_on_the_other_side_of_the_switch_loads_in_the_current_layout(low_limit, monkeypatch, tmp_path):
+    built, index_dir = saved_large(tmp_path, n=600)  # float16 on disk, with an IVF index
+    monkeypatch.setattr(store_mod, "EXACT_SEARCH_LIMIT", 5000)
+    loaded = store_mod.load(index_dir)
+    assert not loaded.approximate and loaded.vectors.dtype == np.float32 and not isinstance(loaded.vectors, np.memmap)
+    assert np.array_equal(loaded.vectors, built.vectors.astype(np.float32))
+    # ...and float32 vectors saved below the switch, loaded above it, become float16 in memory.
+    store_mod.save(store_of(clustered(600)), tmp_path / "small")  # the limit is 5000 here
+    monkeypatch.setattr(store_mod, "EXACT_SEARCH_LIMIT", 500)
+    grown = store_mod.load(tmp_path / "small")
+    assert grown.approximate and grown.vectors.dtype == np.float16 and not isinstance(grown.vectors, np.memmap)
+    assert np.array_equal(grown.vectors, clustered(600).astype(np.float16))

@@ -1,7 +1,9 @@
-"""Lexical: BM25 over sentences with bm25s (stemmed, English stopwords removed)."""
+"""Lexical: BM25 over sentences (stemmed, English stopwords removed), scored as bm25s does."""
 
 from __future__ import annotations
 
+import array
+import math
 import re
 import threading
 
@@ -43,11 +45,10 @@ def tokenize(text: str) -> list[str]:
 
 
 def _return_freed_memory() -> None:
-    """Hand the heap pages freed by the token lists back to the system (glibc only).
+    """Hand freed heap pages back to the system (glibc only).
 
-    Building BM25 makes one short-lived string per word of the corpus; glibc keeps the freed
-    pages, so without this a million-sentence index holds about a kilobyte per sentence of
-    memory it no longer uses.
+    Building BM25 over a million sentences makes about 16 million short-lived token strings
+    (one list per sentence, freed as it goes); glibc keeps the freed pages unless asked.
     """
     import ctypes
     import ctypes.util
@@ -62,42 +63,87 @@ def _return_freed_memory() -> None:
 
 
 class Lexical:
-    """BM25 scores of every sentence for a query."""
+    """BM25 (Lucene variant) scores of every sentence for a query.
+
+    The same scores as ``bm25s.BM25(method="lucene")`` (tests/test_lexical.py checks them
+    value for value), built differently: each text is tokenized straight to vocabulary ids
+    kept in a C array, and the term frequencies are counted with numpy. bm25s wants every
+    text's token list at once: at a million sentences that is 16 million Python strings
+    and integers, whose freed memory stayed with the process (about 350 bytes a sentence,
+    measured in bench/RESULTS.md, "Speed and scale").
+
+    Stored as a sparse token-by-sentence matrix in CSC form: for token ``t``, the sentences
+    ``indices[indptr[t]:indptr[t + 1]]`` (ascending) hold it and ``data`` the same slice
+    holds its BM25 term score there.
+    """
 
     def __init__(self, texts: list[str], k1: float = K1, b: float = B):
-        import bm25s
-
-        self.size = len(texts)
-        self._bm25 = bm25s.BM25(k1=k1, b=b, method="lucene")
-        tokens = [tokenize(t) for t in texts]
-        self._empty = not any(tokens)
-        if self.size and not self._empty:
-            self._bm25.index(tokens, show_progress=False)
-        del tokens
+        self.size = n = len(texts)
+        vocab: dict[str, int] = {}
+        ids = array.array("i")
+        lengths = np.zeros(n, dtype=np.int64)
+        for row, text in enumerate(texts):
+            tokens = tokenize(text)
+            lengths[row] = len(tokens)
+            ids.extend([vocab.setdefault(t, len(vocab)) for t in tokens])
+        self.vocab = vocab
+        self._empty = len(ids) == 0
+        self.indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
+        self.indices = np.zeros(0, dtype=np.int32)
+        self.data = np.zeros(0, dtype=np.float32)
+        if not self._empty:
+            self._build(np.frombuffer(ids, dtype=np.int32), lengths, k1, b)
+        del ids
         _return_freed_memory()
+
+    def _build(self, token_ids: np.ndarray, lengths: np.ndarray, k1: float, b: float) -> None:
+        n, n_vocab = self.size, len(self.vocab)
+        # One key per (token, sentence) occurrence; sorted, equal keys are one term's frequency.
+        keys = token_ids.astype(np.int64) * n + np.repeat(np.arange(n, dtype=np.int64), lengths)
+        keys.sort()
+        first = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+        tf = np.diff(np.append(first, len(keys))).astype(np.float64)
+        keys = keys[first]
+        tokens, rows = np.divmod(keys, n)
+        del keys, first
+        df = np.bincount(tokens, minlength=n_vocab)
+        self.indptr[1:] = np.cumsum(df)
+        self.indices = rows.astype(np.int32)
+        # The arithmetic of bm25s, operation for operation (float64, idf rounded to float32
+        # first, the product rounded to float32), so that scores match it bit for bit.
+        idf = np.array([math.log(1 + (n - d + 0.5) / (d + 0.5)) for d in df.tolist()], dtype=np.float32)
+        length = lengths[rows].astype(np.float64)
+        tfc = tf / (k1 * ((1 - b) + b * length / lengths.mean()) + tf)
+        self.data = (idf[tokens].astype(np.float64) * tfc).astype(np.float32)
 
     def query_ids(self, query: str) -> list[int]:
         """Vocabulary ids of the query's distinct tokens that occur in the corpus."""
+        return sorted(set(self._ids(query)))
+
+    def _ids(self, query: str) -> list[int]:
+        """Vocabulary ids of the query's tokens that occur in the corpus, repeats and order kept."""
         if self.size == 0 or self._empty:
             return []
-        return sorted(set(self._bm25.get_tokens_ids(tokenize(query))))
+        return [self.vocab[t] for t in tokenize(query) if t in self.vocab]
 
     def rows_with(self, token_id: int) -> np.ndarray:
-        """The sentences (rows) that contain the token."""
-        indptr = self._bm25.scores["indptr"]
-        return self._bm25.scores["indices"][indptr[token_id]:indptr[token_id + 1]]
+        """The sentences (rows) that contain the token, ascending."""
+        return self.indices[self.indptr[token_id]:self.indptr[token_id + 1]]
 
     def idf(self, token_id: int) -> float:
-        indptr = self._bm25.scores["indptr"]
-        df = int(indptr[token_id + 1] - indptr[token_id])
+        df = int(self.indptr[token_id + 1] - self.indptr[token_id])
         return float(np.log(1 + self.size / max(df, 1)))
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of each sentence (float32, length = number of sentences)."""
-        tokens = tokenize(query)
-        if self.size == 0 or self._empty or not tokens:
-            return np.zeros(self.size, dtype=np.float32)
-        ids = self._bm25.get_tokens_ids(tokens)
-        if not ids:
-            return np.zeros(self.size, dtype=np.float32)
-        return np.asarray(self._bm25.get_scores_from_ids(ids), dtype=np.float32)
+        scores = np.zeros(self.size, dtype=np.float32)
+        # Token by token in query order, a repeated token counted again: as bm25s sums.
+        for t in self._ids(query):
+            lo, hi = self.indptr[t], self.indptr[t + 1]
+            scores[self.indices[lo:hi]] += self.data[lo:hi]  # a token's rows are distinct
+        return scores
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the score matrix (the vocabulary's strings not counted)."""
+        return self.indptr.nbytes + self.indices.nbytes + self.data.nbytes

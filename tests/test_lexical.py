@@ -1,0 +1,63 @@
+"""Lexical: qa's own BM25 build gives bm25s's Lucene BM25 scores, bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qa.lexical import B, K1, Lexical, tokenize
+from qa.loading import load_directory
+from qa.sentences import split_document
+from tests.app_support import SEEDS
+
+QUESTIONS = ["Who is the president of Ecuador?", "When did formal diplomatic relations begin?",
+             "security security alliance Israel Israel Jerusalem", "the of and", "", "zzzz unknownword",
+             "How many hostages were taken, and who welcomed Noboa?"]
+
+
+@pytest.fixture(scope="module")
+def texts() -> list[str]:
+    docs = load_directory(SEEDS).documents
+    sentences = [d.text[s.start:s.end] for d in docs for s in split_document(d)]
+    # Sentences without a single token, and repeated words (term frequencies above one).
+    return sentences + ["", "The of and.", "alliance alliance alliance security", *[d.text for d in docs]]
+
+
+def reference(texts: list[str]):
+    import bm25s
+
+    ref = bm25s.BM25(k1=K1, b=B, method="lucene")
+    ref.index([tokenize(t) for t in texts], show_progress=False)
+    return ref
+
+
+def test_scores_equal_bm25s_lucene_scores_bit_for_bit(texts):
+    lexical, ref = Lexical(texts), reference(texts)
+    for question in QUESTIONS:
+        ids = ref.get_tokens_ids(tokenize(question))
+        want = np.asarray(ref.get_scores_from_ids(ids), np.float32) if ids else np.zeros(len(texts), np.float32)
+        got = lexical.scores(question)
+        assert got.dtype == np.float32 and np.array_equal(got, want), question
+
+
+def test_each_token_lists_the_rows_holding_it_in_order(texts):
+    lexical, ref = Lexical(texts), reference(texts)
+    assert set(lexical.vocab) == set(ref.vocab_dict) - {""}  # bm25s adds an empty token
+    for token, i in lexical.vocab.items():
+        rows = lexical.rows_with(i)
+        assert np.all(np.diff(rows) > 0)
+        assert set(rows.tolist()) == {r for r, t in enumerate(texts) if token in tokenize(t)}
+
+
+def test_query_ids_are_the_distinct_known_tokens(texts):
+    lexical = Lexical(texts)
+    ids = lexical.query_ids("alliance Alliance alliances zzzz unknownword")
+    assert ids == [lexical.vocab["allianc"]]
+    assert lexical.query_ids("the of") == []
+
+
+def test_empty_corpus_and_corpus_without_words_score_zero():
+    for texts in ([], ["", "the of and", "a"]):
+        lexical = Lexical(texts)
+        assert lexical.query_ids("alliance") == []
+        assert np.array_equal(lexical.scores("alliance"), np.zeros(len(texts), np.float32))

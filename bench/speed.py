@@ -2,6 +2,7 @@
 
     python bench/speed.py build  [--articles 150]     index build vs plain SentenceTransformer.encode
     python bench/speed.py query  [--sizes 10000 100000 1000000]   warm hybrid latency, memory, disk, ANN recall
+                                 (each size built and saved, then loaded and queried in a fresh process)
     python bench/speed.py quality                     `qa eval` MRR@10 on SQuAD dev A per backend
     python bench/speed.py ann [--sizes 20000 50000 100000]   exact scan vs IVF: latency, recall@10
     python bench/speed.py cold                        `qa ask` and `python app.py` from a fresh process
@@ -53,14 +54,6 @@ def machine() -> str:
         pass
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return f"{model}, {os.cpu_count()} cores, load average {load:.1f} at start, Python {platform.python_version()}"
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def peak_rss_mb() -> float:
@@ -230,53 +223,96 @@ def questions(n: int) -> list[str]:
     return qs[:n]
 
 
+def memory() -> dict:
+    """This process's resident memory in bytes: all of it, anonymous (private) and file-backed."""
+    out = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            key = line.split(":")[0]
+            if key in ("VmRSS", "RssAnon", "RssFile", "RssShmem"):
+                out[key] = int(line.split()[1]) * 1024
+    return out
+
+
+def mapped_resident(path_suffix: str) -> tuple[int, int]:
+    """(size, resident bytes) of this process's mappings of files whose path ends with ``path_suffix``."""
+    size = rss = 0
+    current = False
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            first = line.split(maxsplit=1)[0]
+            if "-" in first and not first.endswith(":"):  # a mapping's header line
+                current = line.rstrip().endswith(path_suffix)
+            elif current and first == "Size:":
+                size += int(line.split()[1]) * 1024
+            elif current and first == "Rss:":
+                rss += int(line.split()[1]) * 1024
+    return size, rss
+
+
 def memory_parts(snapshot) -> dict:
-    """Bytes held by each structure of a warm snapshot (arrays by nbytes, texts by getsizeof)."""
+    """Bytes held by each structure of a warm snapshot (arrays by nbytes, texts by getsizeof).
+
+    Mapped vectors count by their resident pages, not their size.
+    """
     store = snapshot.store
-    parts = {"vectors": store.vectors.nbytes, "spans": store.spans.nbytes,
-             "document_texts": sum(sys.getsizeof(d.text) for d in store.documents)}
+    if isinstance(store.vectors, np.memmap):
+        parts = {"vectors_mapped_resident": mapped_resident("vectors.npy")[1]}
+    else:
+        parts = {"vectors": store.vectors.nbytes}
+    parts.update({"spans": store.spans.nbytes, "document_texts": sum(sys.getsizeof(d.text) for d in store.documents)})
     index = store._faiss
     if index is not None and hasattr(index, "index"):
         parts["ivf_codes_and_ids"] = index.index.ntotal * (index.index.code_size + 8)
 
-    def sparse(obj):
-        scores = getattr(getattr(obj, "_bm25", None), "scores", None) or {}
-        return sum(v.nbytes for v in scores.values() if hasattr(v, "nbytes"))
-
-    parts["bm25_sentences"] = sparse(snapshot._lexical)
-    parts["bm25_documents"] = sparse(getattr(snapshot, "_document_lexical", None))
+    parts["bm25_sentences"] = getattr(snapshot._lexical, "nbytes", 0)
+    parts["bm25_documents"] = getattr(snapshot._document_lexical, "nbytes", 0)
     return parts
 
 
-def cmd_query_one(args) -> dict:
-    """One size, in its own process so that its peak RSS is its own."""
+def cmd_query_build(args) -> dict:
+    """Synthesize a store of ``--size`` sentences and save it (IVF index included) to ``--index``."""
     from qa import index as store_mod
+
+    t = time.perf_counter()
+    base = squad_retriever()._snapshot.store
+    store = synthesize(base, args.size) if args.size > len(base) else base
+    synth_s = time.perf_counter() - t
+    t = time.perf_counter()
+    store_mod.save(store, args.index)
+    out = {"size": len(store), "synthesize_s": round(synth_s, 1), "save_s": round(time.perf_counter() - t, 1),
+           "peak_rss_mb": round(peak_rss_mb())}
+    print(json.dumps(out))
+    return out
+
+
+def cmd_query_one(args) -> dict:
+    """One saved index, loaded in this fresh process the way the app loads it, then queried.
+
+    Memory is this process's resident memory after the load, the warm-up and the questions,
+    minus what it held before the load (the model and the question vectors).
+    """
     from qa.embedding import Embedder
-    from qa.fusion import Snapshot
     from qa.retrieval import Retriever
 
-    gc.collect()
     embedder = Embedder()
     qs = questions(args.queries)
     qvecs = embedder.encode(qs)
-    base = squad_retriever()._snapshot.store
-    rss0 = rss_mb()
+    gc.collect()
+    mem0 = memory()
     t = time.perf_counter()
-    if args.size <= len(base):
-        store = base
-    else:
-        store = synthesize(base, args.size)
-    del base
-    gc.collect()
+    r = Retriever(args.index, embedder=embedder).load()
+    load_s = time.perf_counter() - t
+    store = r._snapshot.store
     n = len(store)
-    r = Retriever(embedder=embedder)
-    r._snapshot = Snapshot(store)
-    for q in qs[:3]:  # builds BM25, answer types, groups, the FAISS structure: warm from here on
+    t = time.perf_counter()
+    for q in qs[:3]:  # builds BM25, answer types, groups: warm from here on
         r.search(q, k=5)
-    setup_s = time.perf_counter() - t
+    warm_s = time.perf_counter() - t
     gc.collect()
-    rss1 = rss_mb()
-    out = {"size": n, "synthetic": n > 5009, "approximate": store.approximate, "setup_s": round(setup_s, 1)}
+    mem_warm = memory()
+    out = {"size": n, "synthetic": n > 5009, "approximate": store.approximate,
+           "vectors_mapped": isinstance(store.vectors, np.memmap), "load_s": round(load_s, 1), "warm_up_s": round(warm_s, 1)}
 
     def lat(fn, items):
         times = []
@@ -287,10 +323,29 @@ def cmd_query_one(args) -> dict:
         return {"p50_ms": round(pct(times, 50), 2), "p95_ms": round(pct(times, 95), 2)}
 
     out["hybrid"] = lat(lambda q: r.search(q, k=5), qs)
+    gc.collect()
+    mem1 = memory()
+
+    def per_sentence(after: dict) -> dict:
+        return {key: round((after[key] - mem0[key]) / n) for key in ("VmRSS", "RssAnon", "RssFile")}
+
+    out["memory_bytes_per_sentence"] = per_sentence(mem1)["VmRSS"]
+    out["memory_after_warm_up"] = per_sentence(mem_warm)
+    out["memory_after_questions"] = per_sentence(mem1)
+    mapped_size, mapped_rss = mapped_resident("vectors.npy")
+    out["mapped_vectors_bytes_per_sentence"] = round(mapped_size / n)
+    out["mapped_vectors_resident_share"] = round(mapped_rss / mapped_size, 3) if mapped_size else None
+    out["memory_parts_bytes_per_sentence"] = {k: round(v / n) for k, v in memory_parts(r._snapshot).items()}
+    out["rss_mb"] = round(mem1["VmRSS"] / 2**20)
+    out["peak_rss_mb"] = round(peak_rss_mb())
+    folder = Path(args.index) / json.loads((Path(args.index) / "manifest.json").read_text())["folder"]
+    files = {p.name: p.stat().st_size for p in folder.iterdir()}
+    out["disk_bytes_per_sentence"] = round((sum(files.values()) + (Path(args.index) / "manifest.json").stat().st_size) / n)
+    out["disk_parts_bytes_per_sentence"] = {name: round(size / n) for name, size in sorted(files.items())}
     out["encode_query"] = lat(lambda q: embedder.encode([q]), qs[:50])
     out["dense_search_k100"] = lat(lambda v: store.search(v[None, :], 100), qvecs)
     # Baseline of the same run: the exact flat scan in FAISS (the old path up to 200k)
-    # and the torch query encoder.
+    # and the torch query encoder. Built after the memory was measured: it reads every vector.
     import faiss
 
     flat = faiss.IndexFlatIP(store.dimension)
@@ -301,41 +356,43 @@ def cmd_query_one(args) -> dict:
     _, approx = store.search(qvecs, 100)
     out["recall@10"] = round(float(np.mean([len(set(exact[i, :10]) & set(approx[i, :10])) / 10 for i in range(len(qs))])), 4)
     out["recall@100"] = round(float(np.mean([len(set(exact[i]) & set(approx[i])) / 100 for i in range(len(qs))])), 4)
-    del flat
-    gc.collect()
-    out["memory_bytes_per_sentence"] = round((rss1 - rss0) * 2**20 / n)
-    out["memory_parts_bytes_per_sentence"] = {k: round(v / n) for k, v in memory_parts(r._snapshot).items()}
-    out["rss_mb"] = round(rss1)
-    out["peak_rss_mb"] = round(peak_rss_mb())
-    with tempfile.TemporaryDirectory(prefix="qa-bench-disk-") as d:
-        store_mod.save(store, d)
-        disk = sum(p.stat().st_size for p in Path(d).rglob("*") if p.is_file())
-    out["disk_bytes_per_sentence"] = round(disk / n)
+    flat.reset()
     if args.torch_baseline:
         torch_embedder = Embedder(backend="torch")
         torch_embedder.encode(["warm up"])
-        rt = Retriever(embedder=torch_embedder)
-        rt._snapshot = r._snapshot
         out["baseline_torch_encode_query"] = lat(lambda q: torch_embedder.encode([q]), qs[:50])
     print(json.dumps(out))
     return out
 
 
+def _child(args: list[str]) -> dict:
+    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode or not lines:
+        print(proc.stderr[-3000:], file=sys.stderr)
+        raise SystemExit(f"{' '.join(args)} failed")
+    return json.loads(lines[-1])
+
+
 def cmd_query(args) -> list[dict]:
+    """Per size: build and save the index in one process, load and query it in a fresh one."""
     print(machine())
     squad_retriever()  # build the real base index once, outside the timed children
     results = []
     for size in args.sizes:
-        cmd = [sys.executable, __file__, "query-one", "--size", str(size), "--queries", str(args.queries)]
-        if args.torch_baseline:
-            cmd.append("--torch-baseline")
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-        if proc.returncode or not lines:
-            print(proc.stderr[-3000:], file=sys.stderr)
-            raise SystemExit(f"size {size} failed")
-        results.append(json.loads(lines[-1]))
-        print(lines[-1], flush=True)
+        kept = WORK / f"synthetic-{size}"
+        index = kept if args.keep else Path(tempfile.mkdtemp(prefix=f"qa-bench-{size}-"))
+        try:
+            if not (args.keep and kept.exists()):
+                build = _child(["query-build", "--size", str(size), "--index", str(index)])
+                print(json.dumps({"build": build}), flush=True)
+            result = _child(["query-one", "--index", str(index), "--queries", str(args.queries)]
+                            + (["--torch-baseline"] if args.torch_baseline else []))
+        finally:
+            if not args.keep:
+                shutil.rmtree(index, ignore_errors=True)
+        results.append(result)
+        print(json.dumps(result), flush=True)
     return results
 
 
@@ -462,8 +519,12 @@ def main(argv=None) -> int:
     p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     p.add_argument("--queries", type=int, default=200)
     p.add_argument("--torch-baseline", action="store_true")
-    p = sub.add_parser("query-one")
+    p.add_argument("--keep", action="store_true", help=f"keep each built index in {WORK}/synthetic-SIZE and reuse it")
+    p = sub.add_parser("query-build")
     p.add_argument("--size", type=int, required=True)
+    p.add_argument("--index", required=True)
+    p = sub.add_parser("query-one")
+    p.add_argument("--index", required=True)
     p.add_argument("--queries", type=int, default=200)
     p.add_argument("--torch-baseline", action="store_true")
     p = sub.add_parser("ann")
@@ -479,7 +540,8 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.WARNING)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    {"build": cmd_build, "quality": cmd_quality, "query": cmd_query, "query-one": cmd_query_one, "ann": cmd_ann, "cold": cmd_cold}[args.command](args)
+    {"build": cmd_build, "quality": cmd_quality, "query": cmd_query, "query-build": cmd_query_build,
+     "query-one": cmd_query_one, "ann": cmd_ann, "cold": cmd_cold}[args.command](args)
     return 0
 
 

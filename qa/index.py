@@ -25,7 +25,7 @@ from .loading import Document
 from .sentences import Span
 
 # Up to this many sentences search is exact: one matrix-vector product over float32 vectors
-# (a 50k scan reads 77 MB, a few ms on one core). Above it an IVF index with 8-bit codes
+# (a 50k scan reads 77 MB, a few ms on one core). Above it an IVF index with 4-bit codes
 # picks candidates and the stored vectors, kept as float16 to halve memory, rescore them
 # exactly; recall@10 against exact search is measured in bench/RESULTS.md ("Speed and scale").
 EXACT_SEARCH_LIMIT = 50_000
@@ -59,7 +59,7 @@ class Store:
         if self.vectors.shape[0] == 0 and self.vectors.shape[1] != self.dimension:
             object.__setattr__(self, "vectors", np.zeros((0, self.dimension), dtype=np.float32))
         # Memory layout: float32 for exact search (BLAS wants it); float16 above the limit,
-        # where the IVF index holds its own 8-bit codes and these only rescore candidates.
+        # where the IVF index holds its own 4-bit codes and these only rescore candidates.
         dtype = vector_dtype(len(self.vectors))
         if self.vectors.dtype != dtype or not self.vectors.flags.c_contiguous:
             object.__setattr__(self, "vectors", np.ascontiguousarray(self.vectors, dtype=dtype))
@@ -170,11 +170,13 @@ class ExactIndex:
 
 
 class ApproximateIndex:
-    """FAISS IVF with 8-bit scalar-quantized codes; candidates rescored with the exact vectors.
+    """FAISS IVF with 4-bit scalar-quantized codes; candidates rescored with the exact vectors.
 
-    The IVF scan over 8-bit codes ranks well but not exactly; taking ``IVF_RESCORE`` times
+    The IVF scan over 4-bit codes ranks well but not exactly; taking ``IVF_RESCORE`` times
     more candidates than asked and rescoring them with the stored vectors gives the exact
-    order among everything the probed lists hold.
+    order among everything the probed lists hold. 4-bit codes (192 bytes a sentence) find
+    the same top 10 as 8-bit ones (384 bytes) at 60k, 100k and 1M sentences; product
+    quantization, smaller still, lost recall or took minutes to train (bench/RESULTS.md).
     """
 
     def __init__(self, vectors: np.ndarray, nprobe: int | None = None, seed: int = 1234):
@@ -184,7 +186,7 @@ class ApproximateIndex:
         self.vectors = vectors
         nlist = max(1, min(int(round(np.sqrt(n))), n // 39 or 1))  # faiss wants >= 39 points a list
         coarse = faiss.IndexFlatIP(d)
-        index = faiss.IndexIVFScalarQuantizer(coarse, d, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
+        index = faiss.IndexIVFScalarQuantizer(coarse, d, nlist, faiss.ScalarQuantizer.QT_4bit, faiss.METRIC_INNER_PRODUCT)
         index.cp.max_points_per_centroid = IVF_POINTS_PER_LIST
         index.cp.niter = 10
         index.cp.seed = seed

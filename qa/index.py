@@ -13,6 +13,7 @@ it rescores, so the vectors need not be resident.
 from __future__ import annotations
 
 import copy
+import hashlib
 import io
 import re
 import threading
@@ -40,7 +41,7 @@ _BUILD_LOCK = threading.Lock()
 
 
 # What a Store caches about its documents and spans, kept when only its generation changes.
-_CARRIED = ("_doc_rows_cache",)
+_CARRIED = ("_doc_rows_cache", "_text_keys_cache")
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,40 @@ class Store:
                 object.__setattr__(new, name, self.__dict__[name])
         return new
 
+    def sentence_text(self, row: int) -> str:
+        doc, start, end = (int(x) for x in self.spans[row, :3])
+        return self.documents[doc].text[start:end]
+
+    def rows_of(self, texts: list[str]) -> np.ndarray:
+        """For each text, a row whose sentence is exactly that text, or -1 if none is.
+
+        Looks texts up by a 64-bit hash of each sentence, sorted once per Store (16 bytes a
+        sentence, built on the first call) and carried over by ``changed``, which hashes only
+        the sentences it adds; every match is confirmed on the text itself.
+        """
+        out = np.full(len(texts), -1, dtype=np.int64)
+        if not len(self) or not texts:
+            return out
+        keys, order = self._text_keys()
+        sorted_keys = keys[order]
+        want = _hash_texts(texts)
+        for i, pos in enumerate(np.searchsorted(sorted_keys, want).tolist()):
+            while pos < len(order) and sorted_keys[pos] == want[i]:
+                if self.sentence_text(int(order[pos])) == texts[i]:
+                    out[i] = order[pos]
+                    break
+                pos += 1
+        return out
+
+    def _text_keys(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's text hash, and the rows in hash order."""
+        cached = self.__dict__.get("_text_keys_cache")
+        if cached is None:
+            keys = _hash_texts(self.sentence_text(row) for row in range(len(self)))
+            cached = keys, np.argsort(keys, kind="stable")
+            object.__setattr__(self, "_text_keys_cache", cached)
+        return cached
+
     def changed(self, add: list[tuple[Document, list[Span], np.ndarray]] = (), remove: set[str] = frozenset()) -> "Store":
         """A new Store with the documents in ``remove`` dropped and those in ``add`` added or replaced."""
         replace = remove | {doc.path for doc, _, _ in add}
@@ -122,7 +157,14 @@ class Store:
         # Straight into the new Store's layout: a float32 detour would cost 1.5 GB at 1M sentences.
         dtype = vector_dtype(total)
         vectors = np.concatenate(vector_parts, dtype=dtype) if vector_parts else np.zeros((0, self.dimension), dtype)
-        return Store(self.model, self.dimension, tuple(docs), spans, vectors, self.generation)
+        new = Store(self.model, self.dimension, tuple(docs), spans, vectors, self.generation)
+        cached = self.__dict__.get("_text_keys_cache")
+        if cached is not None:  # keep the text lookup, hashing only the added sentences
+            key_parts = [cached[0][rows[old_row]:rows[old_row + 1]] for old_row in keep]
+            key_parts += [_hash_texts(doc.text[s.start:s.end] for s in spans) for doc, spans, _ in add]
+            keys = np.concatenate(key_parts) if key_parts else np.zeros(0, dtype=np.uint64)
+            object.__setattr__(new, "_text_keys_cache", (keys, np.argsort(keys, kind="stable")))
+        return new
 
     # -- search -----------------------------------------------------------------------
 
@@ -148,6 +190,12 @@ class Store:
     def warm(self) -> None:
         """Build the in-memory FAISS structure now rather than on the first search."""
         self._index()
+
+
+def _hash_texts(texts) -> np.ndarray:
+    """A 64-bit hash of each text (blake2b: stable across processes, unlike ``hash``)."""
+    return np.fromiter((int.from_bytes(hashlib.blake2b(t.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+                        for t in texts), dtype=np.uint64)
 
 
 def vector_dtype(n: int) -> type:

@@ -256,15 +256,23 @@ class Retriever:
     def _embed_spans(self, docs: list[Document], spans: list[list[Span]], progress: bool) -> tuple[list[np.ndarray], int]:
         """Vectors for each document's spans, and how many sentences had to be encoded."""
         texts = [d.text[s.start:s.end] for d, ss in zip(docs, spans) for s in ss]
-        # Identical sentences (duplicate articles, repeated boilerplate) are embedded once.
-        known = self._snapshot.vectors_by_text()
-        todo = sorted({t for t in texts if t not in known})
+        store = self._snapshot.store
+        dim = self.embedder.dimension if texts else store.dimension
+        flat = np.zeros((len(texts), dim), dtype=np.float32)
+        # Identical sentences (duplicate articles, repeated boilerplate) are embedded once:
+        # those already indexed reuse their stored vector, found by a lookup that costs
+        # O(new sentences) once built (not a text->vector map over the whole index).
+        rows = store.rows_of(texts) if store.dimension == dim else np.full(len(texts), -1)
+        known = rows >= 0
+        if known.any():
+            flat[known] = store.vectors[rows[known]]
+        missing = np.flatnonzero(~known)
+        todo = sorted({texts[i] for i in missing})
         if todo:
             log.info("embedding %d sentences", len(todo))
             encoded = self.embedder.encode(todo, progress=progress)
-            known = {**known, **dict(zip(todo, encoded))}
-        dim = self.embedder.dimension if texts else self._snapshot.store.dimension
-        flat = np.stack([known[t] for t in texts]).astype(np.float32) if texts else np.zeros((0, dim), np.float32)
+            where = {t: i for i, t in enumerate(todo)}
+            flat[missing] = encoded[[where[texts[i]] for i in missing]]
         out, pos = [], 0
         for ss in spans:
             out.append(flat[pos:pos + len(ss)])

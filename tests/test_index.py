@@ -105,3 +105,27 @@ def test_search_returns_rows_by_inner_product(built):
     store = retriever._snapshot.store
     scores, rows = store.search(store.vectors[5:6], 3)
     assert rows[0][0] == 5 and scores[0][0] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_rows_of_finds_indexed_sentences_and_survives_changes_and_saves(built, tmp_path):
+    from qa.loading import Document
+    from qa.sentences import split_document
+
+    retriever, _ = built
+    store = retriever._snapshot.store
+    texts = [store.sentence_text(r) for r in range(len(store))]
+    rows = store.rows_of(texts + ["Not a sentence of the index."])
+    assert rows[-1] == -1
+    assert [texts[r] for r in rows[:-1]] == texts  # a row holding each text (the first, for repeats)
+    # An added document's sentences are found in the changed store, and so are the old ones;
+    # the lookup carries over rather than being rebuilt.
+    doc = Document("new.txt", "New", "A brand new sentence here. Another one follows it.", "sha-new")
+    spans = split_document(doc)
+    changed = store.changed(add=[(doc, spans, np.zeros((len(spans), store.dimension), np.float32))])
+    assert "_text_keys_cache" in changed.__dict__
+    saved = store_mod.save(changed, tmp_path / "again")
+    assert saved.__dict__["_text_keys_cache"] is changed.__dict__["_text_keys_cache"]
+    found = saved.rows_of(["A brand new sentence here.", texts[0]])
+    assert [saved.sentence_text(int(r)) for r in found] == ["A brand new sentence here.", texts[0]]
+    fresh = store_mod.load(tmp_path / "again")
+    assert np.array_equal(fresh.rows_of(texts[:50]), saved.rows_of(texts[:50]))

@@ -5,6 +5,7 @@
                                  (each size built and saved, then loaded and queried in a fresh process)
     python bench/speed.py quality                     `qa eval` MRR@10 on SQuAD dev A per backend
     python bench/speed.py ann [--sizes 20000 50000 100000]   exact scan vs IVF: latency, recall@10
+    python bench/speed.py codes [--index DIR]         IVF code kinds (8/4-bit, PQ) on a saved index's vectors
     python bench/speed.py cold                        `qa ask` and `python app.py` from a fresh process
 
 Data: BBC articles from /work/shared/data/bbc (read in place, copied only to a temporary
@@ -438,6 +439,75 @@ def cmd_ann(args) -> list[dict]:
     return out
 
 
+CODE_KINDS = {
+    # name: how to make that FAISS IVF index from (faiss, quantizer, d, nlist); all inner product
+    "sq8": lambda f, q, d, n: f.IndexIVFScalarQuantizer(q, d, n, f.ScalarQuantizer.QT_8bit, f.METRIC_INNER_PRODUCT),
+    "sq4": lambda f, q, d, n: f.IndexIVFScalarQuantizer(q, d, n, f.ScalarQuantizer.QT_4bit, f.METRIC_INNER_PRODUCT),
+    "pq64x8": lambda f, q, d, n: f.IndexIVFPQ(q, d, n, 64, 8, f.METRIC_INNER_PRODUCT),
+    "pq96x8": lambda f, q, d, n: f.IndexIVFPQ(q, d, n, 96, 8, f.METRIC_INNER_PRODUCT),
+    "pqfs64x4": lambda f, q, d, n: f.IndexIVFPQFastScan(q, d, n, 64, 4, f.METRIC_INNER_PRODUCT),
+    "pqfs96x4": lambda f, q, d, n: f.IndexIVFPQFastScan(q, d, n, 96, 4, f.METRIC_INNER_PRODUCT),
+    "rabitq1": lambda f, q, d, n: f.IndexIVFRaBitQ(q, d, n, f.METRIC_INNER_PRODUCT),
+    "rabitq2": lambda f, q, d, n: f.IndexIVFRaBitQ(q, d, n, f.METRIC_INNER_PRODUCT, True, 2),
+}
+
+
+def cmd_codes(args) -> list[dict]:
+    """IVF code kinds side by side on the vectors of a saved index (its first ``--sizes`` rows).
+
+    Each kind gets the qa IVF set-up (about sqrt(n) lists, 64 training points a list, 10
+    k-means rounds, nprobe 48) and exact float16 rescoring of 4x and 8x the 100 asked;
+    recall is against an exact scan of the same rows; queries are real SQuAD questions.
+    """
+    import faiss
+
+    from qa import index as store_mod
+    from qa.embedding import Embedder
+
+    print(machine())
+    stored = store_mod.load(args.index).vectors
+    queries = Embedder().encode(questions(args.queries)).astype(np.float32)
+    out = []
+    for size in args.sizes:
+        v = stored[:size or len(stored)]
+        n, d = v.shape
+        flat = faiss.IndexFlatIP(d)
+        for lo in range(0, n, 65536):
+            flat.add(np.ascontiguousarray(v[lo:lo + 65536], dtype=np.float32))
+        _, truth = flat.search(queries, 100)
+        flat.reset()
+        nlist = max(1, min(int(round(np.sqrt(n))), n // 39))
+        rng = np.random.default_rng(1234)
+        sample = np.ascontiguousarray(v[np.sort(rng.choice(n, size=min(n, nlist * 64), replace=False))], dtype=np.float32)
+        for kind in args.kinds:
+            t = time.perf_counter()
+            coarse = faiss.IndexFlatIP(d)
+            index = CODE_KINDS[kind](faiss, coarse, d, nlist)
+            index.cp.max_points_per_centroid, index.cp.niter, index.cp.seed = 64, 10, 1234
+            index.train(sample)
+            for lo in range(0, n, 65536):
+                index.add(np.ascontiguousarray(v[lo:lo + 65536], dtype=np.float32))
+            row = {"size": n, "kind": kind, "code_bytes": int(index.code_size), "build_s": round(time.perf_counter() - t, 1)}
+            index.nprobe = min(nlist, 48)
+            for rescore in (4, 8):
+                times, got = [], []
+                for q in queries:
+                    t0 = time.perf_counter()
+                    _, rows = index.search(q[None, :], 100 * rescore)
+                    scores = v[np.where(rows[0] >= 0, rows[0], 0)].astype(np.float32) @ q
+                    scores[rows[0] < 0] = -np.inf
+                    got.append(rows[0][np.argsort(-scores, kind="stable")[:100]])
+                    times.append(time.perf_counter() - t0)
+                row[f"rescore{rescore}"] = {
+                    "recall@10": round(float(np.mean([len(set(truth[i, :10]) & set(g[:10])) / 10 for i, g in enumerate(got)])), 4),
+                    "recall@100": round(float(np.mean([len(set(truth[i]) & set(g)) / 100 for i, g in enumerate(got)])), 4),
+                    "p50_ms": round(pct(times, 50), 2)}
+            del index, coarse
+            out.append(row)
+            print(json.dumps(row), flush=True)
+    return out
+
+
 # -- cold start ---------------------------------------------------------------------------
 
 def _time_cmd(cmd, env) -> float:
@@ -530,6 +600,11 @@ def main(argv=None) -> int:
     p = sub.add_parser("ann")
     p.add_argument("--sizes", type=int, nargs="+", default=[20_000, 50_000, 100_000])
     p.add_argument("--queries", type=int, default=200)
+    p = sub.add_parser("codes")
+    p.add_argument("--index", default=str(WORK / "synthetic-1000000"), help="a saved index (query --keep leaves one)")
+    p.add_argument("--sizes", type=int, nargs="+", default=[60_000, 100_000, 0], help="first rows used; 0: all")
+    p.add_argument("--kinds", nargs="+", default=list(CODE_KINDS), choices=list(CODE_KINDS))
+    p.add_argument("--queries", type=int, default=200)
     p = sub.add_parser("cold")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--port", type=int, default=7899)
@@ -541,7 +616,7 @@ def main(argv=None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     {"build": cmd_build, "quality": cmd_quality, "query": cmd_query, "query-build": cmd_query_build,
-     "query-one": cmd_query_one, "ann": cmd_ann, "cold": cmd_cold}[args.command](args)
+     "query-one": cmd_query_one, "ann": cmd_ann, "codes": cmd_codes, "cold": cmd_cold}[args.command](args)
     return 0
 
 

@@ -6,6 +6,8 @@
     python bench/speed.py quality                     `qa eval` MRR@10 on SQuAD dev A per backend
     python bench/speed.py ann [--sizes 20000 50000 100000]   exact scan vs IVF: latency, recall@10
     python bench/speed.py codes [--index DIR]         IVF code kinds (8/4-bit, PQ) on a saved index's vectors
+    python bench/speed.py warmup-memory [--index DIR] resident memory added by each structure search builds
+    python bench/speed.py update [--index DIR]        finding stored vectors for an update's sentences
     python bench/speed.py cold                        `qa ask` and `python app.py` from a fresh process
 
 Data: BBC articles from /work/shared/data/bbc (read in place, copied only to a temporary
@@ -439,6 +441,77 @@ def cmd_ann(args) -> list[dict]:
     return out
 
 
+def cmd_warmup_memory(args) -> dict:
+    """What each structure a first search builds adds to resident memory, in a fresh process.
+
+    Loads the saved index the normal way, then builds the snapshot's lazy structures one at
+    a time in the order the first hybrid search builds them, printing this process's
+    anonymous and file-backed resident bytes a sentence after each (cumulative, from before
+    the load); then 3 questions.
+    """
+    from qa.embedding import Embedder
+    from qa.retrieval import Retriever
+
+    print(machine())
+    embedder = Embedder()
+    qs = questions(3)
+    embedder.encode(qs)
+    gc.collect()
+    mem0 = memory()
+    out = {}
+    r = Retriever(args.index, embedder=embedder).load()
+    snapshot = r._snapshot
+    n = len(snapshot.store)
+    steps = [("load", lambda: None), ("lexical", lambda: snapshot.lexical),
+             ("document_lexical", lambda: snapshot.document_lexical), ("answer_types", lambda: snapshot.answer_types),
+             ("paragraphs", lambda: snapshot.paragraphs), ("groups", lambda: snapshot.groups),
+             ("3 questions", lambda: [r.search(q, k=5) for q in qs])]
+    for name, build in steps:
+        build()
+        gc.collect()
+        mem = memory()
+        out[name] = {key: round((mem[key] - mem0[key]) / n) for key in ("RssAnon", "RssFile")}
+        print(json.dumps({name: out[name]}), flush=True)
+    return out
+
+
+def cmd_update(args) -> dict:
+    """Time to find the stored vectors of an update's sentences, at the size of a saved index.
+
+    Three successive updates, each a copy of one article plus a new closing sentence (so one
+    sentence is embedded), through ``Retriever._embed_spans``; and, as the baseline, what the
+    old code built on every update: a text -> vector dict over the whole index.
+    """
+    from qa.embedding import Embedder
+    from qa.fusion import Snapshot
+    from qa.loading import Document
+    from qa.retrieval import Retriever
+    from qa.sentences import split_document
+
+    print(machine())
+    r = Retriever(args.index, embedder=Embedder()).load()
+    r.embedder.encode(["warm up"])
+    base = r._snapshot.store
+    out = {"size": len(base), "updates": []}
+    for i in range(3):
+        doc = base.documents[5]
+        doc = Document(f"update-{i}.txt", doc.title, f"{doc.text}\n\nA closing sentence number {i}.", f"sha-update-{i}")
+        spans = split_document(doc)
+        t = time.perf_counter()
+        vectors, encoded = r._embed_spans([doc], [spans], False)
+        lookup_s = time.perf_counter() - t
+        r._snapshot = Snapshot(r._snapshot.store.changed(add=[(doc, spans, vectors[0])]))
+        out["updates"].append({"sentences": len(spans), "embedded": encoded, "lookup_ms": round(lookup_s * 1000)})
+        print(json.dumps(out["updates"][-1]), flush=True)
+    snapshot = Snapshot(base)
+    t = time.perf_counter()
+    old = dict(zip(snapshot.texts(), base.vectors))
+    out["baseline_text_to_vector_dict_ms"] = round((time.perf_counter() - t) * 1000)
+    del old
+    print(json.dumps(out))
+    return out
+
+
 CODE_KINDS = {
     # name: how to make that FAISS IVF index from (faiss, quantizer, d, nlist); all inner product
     "sq8": lambda f, q, d, n: f.IndexIVFScalarQuantizer(q, d, n, f.ScalarQuantizer.QT_8bit, f.METRIC_INNER_PRODUCT),
@@ -600,6 +673,10 @@ def main(argv=None) -> int:
     p = sub.add_parser("ann")
     p.add_argument("--sizes", type=int, nargs="+", default=[20_000, 50_000, 100_000])
     p.add_argument("--queries", type=int, default=200)
+    p = sub.add_parser("warmup-memory")
+    p.add_argument("--index", default=str(WORK / "synthetic-1000000"), help="a saved index (query --keep leaves one)")
+    p = sub.add_parser("update")
+    p.add_argument("--index", default=str(WORK / "synthetic-1000000"), help="a saved index (query --keep leaves one)")
     p = sub.add_parser("codes")
     p.add_argument("--index", default=str(WORK / "synthetic-1000000"), help="a saved index (query --keep leaves one)")
     p.add_argument("--sizes", type=int, nargs="+", default=[60_000, 100_000, 0], help="first rows used; 0: all")
@@ -616,7 +693,8 @@ def main(argv=None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     {"build": cmd_build, "quality": cmd_quality, "query": cmd_query, "query-build": cmd_query_build,
-     "query-one": cmd_query_one, "ann": cmd_ann, "codes": cmd_codes, "cold": cmd_cold}[args.command](args)
+     "query-one": cmd_query_one, "ann": cmd_ann, "codes": cmd_codes,
+     "warmup-memory": cmd_warmup_memory, "update": cmd_update, "cold": cmd_cold}[args.command](args)
     return 0
 
 

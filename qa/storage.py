@@ -21,6 +21,9 @@ folders are only ever deleted, and a deleted file stays readable through an exis
 mapping. (Something outside qa writing into a generation folder would go unnoticed by a
 mapping; the same tampering is caught by the next load.)
 
+Vectors stored in the other layout (float32 above the limit or float16 below it: an index
+saved while EXACT_SEARCH_LIMIT was elsewhere) are read into memory and converted, once.
+
 The IVF index is derived data: an index written before format 2 has none, and a missing
 ``ivf.faiss`` is rebuilt from the vectors on first search; a damaged one is an error like
 any other damaged file.
@@ -42,8 +45,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import IndexStoreError, ModelMismatchError
 from . import index as search
+from .errors import IndexStoreError, ModelMismatchError
 from .index import Store
 from .loading import Document, file_sha256
 
@@ -98,6 +101,10 @@ def save(store: Store, directory: str | Path) -> Store:
     vectors rather than holding them in memory.
     """
     directory = Path(directory)
+    # Built before taking the lock: a minute at a million sentences, no other writer need wait.
+    ivf = store._index() if store.approximate else None
+    if not isinstance(ivf, search.ApproximateIndex):
+        ivf = None  # an exact index built before EXACT_SEARCH_LIMIT was lowered: nothing to store
     with _locked(directory):
         try:
             current = _read_manifest(directory) if (directory / MANIFEST).exists() else None
@@ -108,7 +115,6 @@ def save(store: Store, directory: str | Path) -> Store:
         _collect_garbage(directory, keep=current.get("folder") if current else None)
         generation = max(store.generation, int(current.get("generation", 0)) if current else 0) + 1
         name = f"gen-{generation:06d}"
-        ivf = store._index() if store.approximate else None
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=directory))
         try:
             os.chmod(tmp, 0o755)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .answertype import AnswerTypes
+from .forms import SentenceForms
 from .index import Store
 from .lexical import Lexical, tokenize
 from .sentences import Sentence
@@ -34,6 +35,7 @@ class Snapshot:
         self._groups = previous._groups if same else None
         self._paragraphs = previous._paragraphs if same else None
         self._answer_types = previous._answer_types if same else None
+        self._forms = previous._forms if same else None
         self._document_lexical = previous._document_lexical if same else None
 
     @classmethod
@@ -75,6 +77,10 @@ class Snapshot:
     @property
     def answer_types(self) -> AnswerTypes:
         return self._once("_answer_types", lambda: AnswerTypes(self.texts()))
+
+    @property
+    def forms(self) -> SentenceForms:
+        return self._once("_forms", lambda: SentenceForms(self.texts()))
 
     @property
     def paragraphs(self) -> tuple[np.ndarray, np.ndarray]:
@@ -159,6 +165,10 @@ class Fusion:
     - ``local_coverage`` / ``local_paragraph_coverage``: the share of the question's words in
       the sentence / its paragraph, each word weighted by its IDF among the article's own
       sentences (an article's subject, named in most of its sentences, tells them apart poorly);
+      a sentence that points back ("They received training in ...") counts the words of the
+      sentence before it as its own;
+    - ``question_sentence``: added for a sentence that is itself a question (negative: a
+      question repeats the words of a question and answers nothing);
     - ``answer_type``: whether it holds what the question asks for (a date for "when", a
       number for "how many", a span for "how long");
     - ``phrase``: how many of the question's word pairs (adjacent once stopwords are gone)
@@ -168,7 +178,7 @@ class Fusion:
     over documents (bench/RESULTS.md). ``found`` asks whether the best sentence's evidence,
     its cosine plus ``evidence_coverage`` times the corpus-IDF share of the question's words
     it holds, reaches ``threshold``: a bare cosine misses questions about things the corpus
-    never names. The threshold keeps false abstentions near 3% on SQuAD halves.
+    never names. The threshold keeps false abstentions near 4% on SQuAD halves (bench/RESULTS.md).
     """
 
     dense: float = 0.5
@@ -177,10 +187,11 @@ class Fusion:
     document_bm25: float = 0.3
     local_coverage: float = 0.5
     local_paragraph_coverage: float = 0.5
+    question_sentence: float = -0.5
     answer_type: float = 0.3
     phrase: float = 0.1
     depth: int = 100
-    threshold: float = 0.60
+    threshold: float = 0.635
     evidence_coverage: float = 0.5
 
     def rank(self, snapshot: Snapshot, question: str, qvec: np.ndarray | None, k: int, mode: str) -> Ranked:
@@ -224,6 +235,8 @@ class Fusion:
         if self.local_coverage or self.local_paragraph_coverage:
             cov, pcov = _local_coverage(snapshot, question, cand)
             score += self.local_coverage * cov + self.local_paragraph_coverage * pcov
+        if self.question_sentence:
+            score += self.question_sentence * snapshot.forms.question[cand]
         if self.answer_type:
             score += self.answer_type * snapshot.answer_types.match(question, cand)
         if self.phrase:
@@ -313,7 +326,8 @@ def _local_coverage(snapshot: Snapshot, question: str, cand: np.ndarray) -> tupl
     """Share of the question's words in each candidate and in its paragraph, weighted locally.
 
     Each word weighs its IDF among the sentences of the candidate's own article; a word the
-    article lacks weighs like the article's rarest word.
+    article lacks weighs like the article's rarest word. A candidate that points back to the
+    sentence before it counts that sentence's words too.
     """
     lexical = snapshot.lexical
     tokens = set(tokenize(question))
@@ -328,6 +342,11 @@ def _local_coverage(snapshot: Snapshot, question: str, cand: np.ndarray) -> tupl
     n_doc = (doc_end - doc_start).astype(np.float32)
     paragraph_of = snapshot.paragraphs[0]
     cand_paragraphs = paragraph_of[cand]
+    # News paragraphs are short: "They ..." often opens a paragraph about the last one's subject.
+    # A subheading in between ends the reference.
+    previous = np.maximum(cand - 1, 0)
+    points_back = snapshot.forms.refers_back[cand] & (cand > doc_start) & (store.spans[previous, 4] == 0)
+    before = np.where(points_back, previous, cand)
     ids = lexical.query_ids(question)
     total = (len(tokens) - len(ids)) * np.log1p(n_doc)
     for t in ids:
@@ -335,7 +354,7 @@ def _local_coverage(snapshot: Snapshot, question: str, cand: np.ndarray) -> tupl
         df = np.searchsorted(rows, doc_end) - np.searchsorted(rows, doc_start)
         weight = np.log1p(n_doc / np.maximum(df, 1))
         total = total + weight
-        cov += weight * _member(rows, cand)
+        cov += weight * (_member(rows, cand) | _member(rows, before))
         # Posting lists are in row order, so their paragraphs' first rows are sorted too.
         pcov += weight * _member(paragraph_of[rows], cand_paragraphs)
     return cov / total, pcov / total

@@ -223,8 +223,11 @@ class ApproximateIndex:
     The IVF scan over 4-bit codes ranks well but not exactly; taking ``IVF_RESCORE`` times
     more candidates than asked and rescoring them with the stored vectors gives the exact
     order among everything the probed lists hold. 4-bit codes (192 bytes a sentence) find
-    the same top 10 as 8-bit ones (384 bytes) at 60k, 100k and 1M sentences; product
-    quantization, smaller still, lost recall or took minutes to train (bench/RESULTS.md).
+    the same top 10 as 8-bit ones (384 bytes) at 60k, 100k and 1M sentences. Smaller codes
+    were measured and not taken (bench/RESULTS.md, "Speed and scale"): product quantization
+    either lost recall or took 20-130 s to train where these take 1-10 s (and every save of
+    a changed index trains anew); 2-bit RaBitQ matched on sentence vectors but fell to
+    recall@10 0.95-0.97 on the clustered vectors of tests/test_scale.py.
     """
 
     def __init__(self, vectors: np.ndarray, nprobe: int | None = None, seed: int = 1234):

@@ -8,6 +8,7 @@
     python bench/speed.py codes [--index DIR]         IVF code kinds (8/4-bit, PQ) on a saved index's vectors
     python bench/speed.py warmup-memory [--index DIR] resident memory added by each structure search builds
     python bench/speed.py update [--index DIR]        finding stored vectors for an update's sentences
+    python bench/speed.py faults                      resident bytes a random read of a mapped file costs
     python bench/speed.py cold                        `qa ask` and `python app.py` from a fresh process
 
 Data: BBC articles from /work/shared/data/bbc (read in place, copied only to a temporary
@@ -512,6 +513,48 @@ def cmd_update(args) -> dict:
     return out
 
 
+def cmd_faults(args) -> dict:
+    """How much of a memory-mapped file one random read makes resident, by page-cache state and advice.
+
+    A 256 MiB file of random bytes in the benchmark folder, read 1,000 times at random
+    offsets through a read-only mapping; the growth of this process's file-backed RSS per
+    read. "cached": read through first with read() (as the checksum pass does); "uncached":
+    its pages dropped from the page cache first.
+    """
+    import mmap
+
+    print(machine())
+    WORK.mkdir(parents=True, exist_ok=True)
+    path = WORK / "faults.bin"
+    with open(path, "wb") as f:
+        f.write(os.urandom(256 << 20))
+        f.flush()
+        os.fsync(f.fileno())
+    out = {}
+    try:
+        for cached in (True, False):
+            for advice in ("MADV_NORMAL", "MADV_RANDOM"):
+                with open(path, "rb") as f:
+                    if cached:
+                        while f.read(1 << 20):
+                            pass
+                    else:
+                        os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+                    mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                mapped.madvise(getattr(mmap, advice))
+                data = np.frombuffer(mapped, dtype=np.uint8)
+                before = memory()["RssFile"]
+                sum(int(data[i]) for i in np.random.default_rng(1).integers(0, len(data), 1000))
+                key = f"{'cached' if cached else 'uncached'}_{advice}_kib_per_read"
+                out[key] = round((memory()["RssFile"] - before) / 1000 / 1024)
+                print(json.dumps({key: out[key]}), flush=True)
+                del data
+                mapped.close()
+    finally:
+        path.unlink()
+    return out
+
+
 CODE_KINDS = {
     # name: how to make that FAISS IVF index from (faiss, quantizer, d, nlist); all inner product
     "sq8": lambda f, q, d, n: f.IndexIVFScalarQuantizer(q, d, n, f.ScalarQuantizer.QT_8bit, f.METRIC_INNER_PRODUCT),
@@ -677,6 +720,7 @@ def main(argv=None) -> int:
     p.add_argument("--index", default=str(WORK / "synthetic-1000000"), help="a saved index (query --keep leaves one)")
     p = sub.add_parser("update")
     p.add_argument("--index", default=str(WORK / "synthetic-1000000"), help="a saved index (query --keep leaves one)")
+    sub.add_parser("faults")
     p = sub.add_parser("codes")
     p.add_argument("--index", default=str(WORK / "synthetic-1000000"), help="a saved index (query --keep leaves one)")
     p.add_argument("--sizes", type=int, nargs="+", default=[60_000, 100_000, 0], help="first rows used; 0: all")
@@ -694,7 +738,7 @@ def main(argv=None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     {"build": cmd_build, "quality": cmd_quality, "query": cmd_query, "query-build": cmd_query_build,
      "query-one": cmd_query_one, "ann": cmd_ann, "codes": cmd_codes,
-     "warmup-memory": cmd_warmup_memory, "update": cmd_update, "cold": cmd_cold}[args.command](args)
+     "warmup-memory": cmd_warmup_memory, "faults": cmd_faults, "update": cmd_update, "cold": cmd_cold}[args.command](args)
     return 0
 
 

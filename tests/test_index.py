@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from app_support import SEEDS, embedder
 
 from qa import IndexStoreError, ModelMismatchError, Retriever
 from qa import index as store_mod
-from tests.app_support import SEEDS, embedder
 
 
 @pytest.fixture

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from app_support import SEEDS
 
 from qa.lexical import B, K1, Lexical, tokenize
 from qa.loading import load_directory
 from qa.sentences import split_document
-from tests.app_support import SEEDS
 
 QUESTIONS = ["Who is the president of Ecuador?", "When did formal diplomatic relations begin?",
              "security security alliance Israel Israel Jerusalem", "the of and", "", "zzzz unknownword",

@@ -73,8 +73,9 @@ class Lexical:
     value for value), built differently: each text is tokenized straight to vocabulary ids
     kept in a C array, and the term frequencies are counted with numpy. bm25s wants every
     text's token list at once: at a million sentences that is 16 million Python strings
-    and integers, whose freed memory stayed with the process (about 350 bytes a sentence,
-    measured in bench/RESULTS.md, "Speed and scale").
+    and integers, much of whose freed memory stayed with the process (at 1M sentences that
+    step added 280 bytes a sentence of resident memory, this build 92; bench/RESULTS.md,
+    "Speed and scale").
 
     Stored as a sparse token-by-sentence matrix in CSC form: for token ``t``, the sentences
     ``indices[indptr[t]:indptr[t + 1]]`` (ascending) hold it and ``data`` the same slice

@@ -5,17 +5,14 @@
                                  (each size built and saved, then loaded and queried in a fresh process)
     python bench/speed.py quality                     `qa eval` MRR@10 on SQuAD dev A per backend
     python bench/speed.py ann [--sizes 20000 50000 100000]   exact scan vs IVF: latency, recall@10
-    python bench/speed.py codes [--index DIR]         IVF code kinds (8/4-bit, PQ) on a saved index's vectors
-    python bench/speed.py warmup-memory [--index DIR] resident memory added by each structure search builds
-    python bench/speed.py update [--index DIR]        finding stored vectors for an update's sentences
-    python bench/speed.py faults                      resident bytes a random read of a mapped file costs
     python bench/speed.py cold                        `qa ask` and `python app.py` from a fresh process
 
 Data: BBC articles from /work/shared/data/bbc (read in place, copied only to a temporary
 folder, never into the repository) and SQuAD dev half A. Sizes above the real corpus are
 synthesized (see ``synthesize``): real SQuAD articles with a share of their words replaced,
 and the real sentence vectors with Gaussian noise added. Every figure prints with the CPU
-model and core count; compare the ratios, the machine is shared.
+model and core count; compare the ratios, the machine is shared. bench/scale.py holds the
+closer looks at memory and the IVF index at a million sentences.
 """
 
 from __future__ import annotations
@@ -442,188 +439,6 @@ def cmd_ann(args) -> list[dict]:
     return out
 
 
-def cmd_warmup_memory(args) -> dict:
-    """What each structure a first search builds adds to resident memory, in a fresh process.
-
-    Loads the saved index the normal way, then builds the snapshot's lazy structures one at
-    a time in the order the first hybrid search builds them, printing this process's
-    anonymous and file-backed resident bytes a sentence after each (cumulative, from before
-    the load); then 3 questions.
-    """
-    from qa.embedding import Embedder
-    from qa.retrieval import Retriever
-
-    print(machine())
-    embedder = Embedder()
-    qs = questions(3)
-    embedder.encode(qs)
-    gc.collect()
-    mem0 = memory()
-    out = {}
-    r = Retriever(args.index, embedder=embedder).load()
-    snapshot = r._snapshot
-    n = len(snapshot.store)
-    steps = [("load", lambda: None), ("lexical", lambda: snapshot.lexical),
-             ("document_lexical", lambda: snapshot.document_lexical), ("answer_types", lambda: snapshot.answer_types),
-             ("paragraphs", lambda: snapshot.paragraphs), ("groups", lambda: snapshot.groups),
-             ("3 questions", lambda: [r.search(q, k=5) for q in qs])]
-    for name, build in steps:
-        build()
-        gc.collect()
-        mem = memory()
-        out[name] = {key: round((mem[key] - mem0[key]) / n) for key in ("RssAnon", "RssFile")}
-        print(json.dumps({name: out[name]}), flush=True)
-    return out
-
-
-def cmd_update(args) -> dict:
-    """Time to find the stored vectors of an update's sentences, at the size of a saved index.
-
-    Three successive updates, each a copy of one article plus a new closing sentence (so one
-    sentence is embedded), through ``Retriever._embed_spans``; and, as the baseline, what the
-    old code built on every update: a text -> vector dict over the whole index.
-    """
-    from qa.embedding import Embedder
-    from qa.fusion import Snapshot
-    from qa.loading import Document
-    from qa.retrieval import Retriever
-    from qa.sentences import split_document
-
-    print(machine())
-    r = Retriever(args.index, embedder=Embedder()).load()
-    r.embedder.encode(["warm up"])
-    base = r._snapshot.store
-    out = {"size": len(base), "updates": []}
-    for i in range(3):
-        doc = base.documents[5]
-        doc = Document(f"update-{i}.txt", doc.title, f"{doc.text}\n\nA closing sentence number {i}.", f"sha-update-{i}")
-        spans = split_document(doc)
-        t = time.perf_counter()
-        vectors, encoded = r._embed_spans([doc], [spans], False)
-        lookup_s = time.perf_counter() - t
-        r._snapshot = Snapshot(r._snapshot.store.changed(add=[(doc, spans, vectors[0])]))
-        out["updates"].append({"sentences": len(spans), "embedded": encoded, "lookup_ms": round(lookup_s * 1000)})
-        print(json.dumps(out["updates"][-1]), flush=True)
-    snapshot = Snapshot(base)
-    t = time.perf_counter()
-    old = dict(zip(snapshot.texts(), base.vectors))
-    out["baseline_text_to_vector_dict_ms"] = round((time.perf_counter() - t) * 1000)
-    del old
-    print(json.dumps(out))
-    return out
-
-
-def cmd_faults(args) -> dict:
-    """How much of a memory-mapped file one random read makes resident, by page-cache state and advice.
-
-    A 256 MiB file of random bytes in the benchmark folder, read 1,000 times at random
-    offsets through a read-only mapping; the growth of this process's file-backed RSS per
-    read. "cached": read through first with read() (as the checksum pass does); "uncached":
-    its pages dropped from the page cache first.
-    """
-    import mmap
-
-    print(machine())
-    WORK.mkdir(parents=True, exist_ok=True)
-    path = WORK / "faults.bin"
-    with open(path, "wb") as f:
-        f.write(os.urandom(256 << 20))
-        f.flush()
-        os.fsync(f.fileno())
-    out = {}
-    try:
-        for cached in (True, False):
-            for advice in ("MADV_NORMAL", "MADV_RANDOM"):
-                with open(path, "rb") as f:
-                    if cached:
-                        while f.read(1 << 20):
-                            pass
-                    else:
-                        os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
-                    mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-                mapped.madvise(getattr(mmap, advice))
-                data = np.frombuffer(mapped, dtype=np.uint8)
-                before = memory()["RssFile"]
-                sum(int(data[i]) for i in np.random.default_rng(1).integers(0, len(data), 1000))
-                key = f"{'cached' if cached else 'uncached'}_{advice}_kib_per_read"
-                out[key] = round((memory()["RssFile"] - before) / 1000 / 1024)
-                print(json.dumps({key: out[key]}), flush=True)
-                del data
-                mapped.close()
-    finally:
-        path.unlink()
-    return out
-
-
-CODE_KINDS = {
-    # name: how to make that FAISS IVF index from (faiss, quantizer, d, nlist); all inner product
-    "sq8": lambda f, q, d, n: f.IndexIVFScalarQuantizer(q, d, n, f.ScalarQuantizer.QT_8bit, f.METRIC_INNER_PRODUCT),
-    "sq4": lambda f, q, d, n: f.IndexIVFScalarQuantizer(q, d, n, f.ScalarQuantizer.QT_4bit, f.METRIC_INNER_PRODUCT),
-    "pq64x8": lambda f, q, d, n: f.IndexIVFPQ(q, d, n, 64, 8, f.METRIC_INNER_PRODUCT),
-    "pq96x8": lambda f, q, d, n: f.IndexIVFPQ(q, d, n, 96, 8, f.METRIC_INNER_PRODUCT),
-    "pqfs64x4": lambda f, q, d, n: f.IndexIVFPQFastScan(q, d, n, 64, 4, f.METRIC_INNER_PRODUCT),
-    "pqfs96x4": lambda f, q, d, n: f.IndexIVFPQFastScan(q, d, n, 96, 4, f.METRIC_INNER_PRODUCT),
-    "rabitq1": lambda f, q, d, n: f.IndexIVFRaBitQ(q, d, n, f.METRIC_INNER_PRODUCT),
-    "rabitq2": lambda f, q, d, n: f.IndexIVFRaBitQ(q, d, n, f.METRIC_INNER_PRODUCT, True, 2),
-}
-
-
-def cmd_codes(args) -> list[dict]:
-    """IVF code kinds side by side on the vectors of a saved index (its first ``--sizes`` rows).
-
-    Each kind gets the qa IVF set-up (about sqrt(n) lists, 64 training points a list, 10
-    k-means rounds, nprobe 48) and exact float16 rescoring of 4x and 8x the 100 asked;
-    recall is against an exact scan of the same rows; queries are real SQuAD questions.
-    """
-    import faiss
-
-    from qa import index as store_mod
-    from qa.embedding import Embedder
-
-    print(machine())
-    stored = store_mod.load(args.index).vectors
-    queries = Embedder().encode(questions(args.queries)).astype(np.float32)
-    out = []
-    for size in args.sizes:
-        v = stored[:size or len(stored)]
-        n, d = v.shape
-        flat = faiss.IndexFlatIP(d)
-        for lo in range(0, n, 65536):
-            flat.add(np.ascontiguousarray(v[lo:lo + 65536], dtype=np.float32))
-        _, truth = flat.search(queries, 100)
-        flat.reset()
-        nlist = max(1, min(int(round(np.sqrt(n))), n // 39))
-        rng = np.random.default_rng(1234)
-        sample = np.ascontiguousarray(v[np.sort(rng.choice(n, size=min(n, nlist * 64), replace=False))], dtype=np.float32)
-        for kind in args.kinds:
-            t = time.perf_counter()
-            coarse = faiss.IndexFlatIP(d)
-            index = CODE_KINDS[kind](faiss, coarse, d, nlist)
-            index.cp.max_points_per_centroid, index.cp.niter, index.cp.seed = 64, 10, 1234
-            index.train(sample)
-            for lo in range(0, n, 65536):
-                index.add(np.ascontiguousarray(v[lo:lo + 65536], dtype=np.float32))
-            row = {"size": n, "kind": kind, "code_bytes": int(index.code_size), "build_s": round(time.perf_counter() - t, 1)}
-            index.nprobe = min(nlist, 48)
-            for rescore in (4, 8):
-                times, got = [], []
-                for q in queries:
-                    t0 = time.perf_counter()
-                    _, rows = index.search(q[None, :], 100 * rescore)
-                    scores = v[np.where(rows[0] >= 0, rows[0], 0)].astype(np.float32) @ q
-                    scores[rows[0] < 0] = -np.inf
-                    got.append(rows[0][np.argsort(-scores, kind="stable")[:100]])
-                    times.append(time.perf_counter() - t0)
-                row[f"rescore{rescore}"] = {
-                    "recall@10": round(float(np.mean([len(set(truth[i, :10]) & set(g[:10])) / 10 for i, g in enumerate(got)])), 4),
-                    "recall@100": round(float(np.mean([len(set(truth[i]) & set(g)) / 100 for i, g in enumerate(got)])), 4),
-                    "p50_ms": round(pct(times, 50), 2)}
-            del index, coarse
-            out.append(row)
-            print(json.dumps(row), flush=True)
-    return out
-
-
 # -- cold start ---------------------------------------------------------------------------
 
 def _time_cmd(cmd, env) -> float:
@@ -716,16 +531,6 @@ def main(argv=None) -> int:
     p = sub.add_parser("ann")
     p.add_argument("--sizes", type=int, nargs="+", default=[20_000, 50_000, 100_000])
     p.add_argument("--queries", type=int, default=200)
-    p = sub.add_parser("warmup-memory")
-    p.add_argument("--index", default=str(WORK / "synthetic-1000000"), help="a saved index (query --keep leaves one)")
-    p = sub.add_parser("update")
-    p.add_argument("--index", default=str(WORK / "synthetic-1000000"), help="a saved index (query --keep leaves one)")
-    sub.add_parser("faults")
-    p = sub.add_parser("codes")
-    p.add_argument("--index", default=str(WORK / "synthetic-1000000"), help="a saved index (query --keep leaves one)")
-    p.add_argument("--sizes", type=int, nargs="+", default=[60_000, 100_000, 0], help="first rows used; 0: all")
-    p.add_argument("--kinds", nargs="+", default=list(CODE_KINDS), choices=list(CODE_KINDS))
-    p.add_argument("--queries", type=int, default=200)
     p = sub.add_parser("cold")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--port", type=int, default=7899)
@@ -737,8 +542,7 @@ def main(argv=None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     {"build": cmd_build, "quality": cmd_quality, "query": cmd_query, "query-build": cmd_query_build,
-     "query-one": cmd_query_one, "ann": cmd_ann, "codes": cmd_codes,
-     "warmup-memory": cmd_warmup_memory, "faults": cmd_faults, "update": cmd_update, "cold": cmd_cold}[args.command](args)
+     "query-one": cmd_query_one, "ann": cmd_ann, "cold": cmd_cold}[args.command](args)
     return 0
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from .answertype import AnswerTypes
 from .forms import SentenceForms
-from .index import Store
+from .index import Store, hash_texts
 from .lexical import Lexical, tokenize
 from .sentences import Sentence
 
@@ -104,13 +104,25 @@ class Snapshot:
         return self._once("_groups", self._build_groups)
 
     def _build_groups(self) -> dict[int, tuple[int, ...]]:
-        by_text: dict[str, list[int]] = {}
-        for row, text in enumerate(self.texts()):
-            by_text.setdefault(" ".join(text.split()).casefold(), []).append(row)
-        return {r: tuple(rows) for rows in by_text.values() if len(rows) > 1 for r in rows}
-
-    def vectors_by_text(self) -> dict[str, np.ndarray]:
-        return dict(zip(self.texts(), self.store.vectors))
+        # Rows are grouped by a 64-bit hash of the normalized text, and a group's texts are
+        # compared before it is kept, so a collision never merges two sentences. A dict keyed
+        # by the texts themselves held every sentence's string at once: about 400 bytes a
+        # sentence at a million (bench/scale.py warmup-memory), against 16 for the hashes.
+        normalized = (" ".join(t.split()).casefold() for t in self.texts())
+        keys = hash_texts(normalized)
+        order = np.argsort(keys, kind="stable")
+        sorted_keys = keys[order]
+        same = sorted_keys[1:] == sorted_keys[:-1]  # same[i]: position i's key equals the next one's
+        groups: dict[int, tuple[int, ...]] = {}
+        for start in np.flatnonzero(same & np.r_[True, ~same[:-1]]).tolist():  # first of each run
+            end = start + 1
+            while end < len(order) and sorted_keys[end] == sorted_keys[start]:
+                end += 1
+            by_text: dict[str, list[int]] = {}
+            for row in sorted(order[start:end].tolist()):
+                by_text.setdefault(" ".join(self.text(row).split()).casefold(), []).append(row)
+            groups.update({r: tuple(rows) for rows in by_text.values() if len(rows) > 1 for r in rows})
+        return groups
 
     def sentence(self, row: int) -> Sentence:
         doc_row, start, end, paragraph, heading = (int(x) for x in self.store.spans[row])

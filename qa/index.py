@@ -113,7 +113,7 @@ class Store:
             return out
         keys, order = self._text_keys()
         sorted_keys = keys[order]
-        want = _hash_texts(texts)
+        want = hash_texts(texts)
         for i, pos in enumerate(np.searchsorted(sorted_keys, want).tolist()):
             while pos < len(order) and sorted_keys[pos] == want[i]:
                 if self.sentence_text(int(order[pos])) == texts[i]:
@@ -126,7 +126,7 @@ class Store:
         """Each row's text hash, and the rows in hash order."""
         cached = self.__dict__.get("_text_keys_cache")
         if cached is None:
-            keys = _hash_texts(self.sentence_text(row) for row in range(len(self)))
+            keys = hash_texts(self.sentence_text(row) for row in range(len(self)))
             cached = keys, np.argsort(keys, kind="stable")
             object.__setattr__(self, "_text_keys_cache", cached)
         return cached
@@ -161,7 +161,7 @@ class Store:
         cached = self.__dict__.get("_text_keys_cache")
         if cached is not None:  # keep the text lookup, hashing only the added sentences
             key_parts = [cached[0][rows[old_row]:rows[old_row + 1]] for old_row in keep]
-            key_parts += [_hash_texts(doc.text[s.start:s.end] for s in spans) for doc, spans, _ in add]
+            key_parts += [hash_texts(doc.text[s.start:s.end] for s in spans) for doc, spans, _ in add]
             keys = np.concatenate(key_parts) if key_parts else np.zeros(0, dtype=np.uint64)
             object.__setattr__(new, "_text_keys_cache", (keys, np.argsort(keys, kind="stable")))
         return new
@@ -192,7 +192,7 @@ class Store:
         self._index()
 
 
-def _hash_texts(texts) -> np.ndarray:
+def hash_texts(texts) -> np.ndarray:
     """A 64-bit hash of each text (blake2b: stable across processes, unlike ``hash``)."""
     return np.fromiter((int.from_bytes(hashlib.blake2b(t.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
                         for t in texts), dtype=np.uint64)

@@ -1,9 +1,7 @@
-"""Lexical: BM25 over sentences (stemmed, English stopwords removed), scored as bm25s does."""
+"""Lexical: BM25 over sentences with bm25s (stemmed, English stopwords removed)."""
 
 from __future__ import annotations
 
-import array
-import math
 import re
 import threading
 
@@ -67,59 +65,27 @@ def _return_freed_memory() -> None:
 
 
 class Lexical:
-    """BM25 (Lucene variant) scores of every sentence for a query.
+    """BM25 (bm25s, Lucene variant) scores of every sentence for a query.
 
-    The same scores as ``bm25s.BM25(method="lucene")`` (tests/test_lexical.py checks them
-    value for value), built differently: each text is tokenized straight to vocabulary ids
-    kept in a C array, and the term frequencies are counted with numpy. bm25s wants every
-    text's token list at once: at a million sentences that is 16 million Python strings
-    and integers, much of whose freed memory stayed with the process (at 1M sentences that
-    step added 280 bytes a sentence of resident memory, this build 92; bench/RESULTS.md,
-    "Speed and scale").
-
-    Stored as a sparse token-by-sentence matrix in CSC form: for token ``t``, the sentences
-    ``indices[indptr[t]:indptr[t + 1]]`` (ascending) hold it and ``data`` the same slice
-    holds its BM25 term score there.
+    Texts go to bm25s as token ids, not token strings: ids drawn from one vocabulary dict
+    share their integer objects, so the corpus's words (16 million at a million sentences)
+    never exist as separate Python strings at once, and far less freed memory stays with the
+    process (bench/RESULTS.md, "Speed and scale").
     """
 
     def __init__(self, texts: list[str], k1: float = K1, b: float = B):
-        self.size = n = len(texts)
-        vocab: dict[str, int] = {}
-        ids = array.array("i")
-        lengths = np.zeros(n, dtype=np.int64)
-        for row, text in enumerate(texts):
-            tokens = tokenize(text)
-            lengths[row] = len(tokens)
-            ids.extend([vocab.setdefault(t, len(vocab)) for t in tokens])
-        self.vocab = vocab
-        self._empty = len(ids) == 0
-        self.indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
-        self.indices = np.zeros(0, dtype=np.int32)
-        self.data = np.zeros(0, dtype=np.float32)
-        if not self._empty:
-            self._build(np.frombuffer(ids, dtype=np.int32), lengths, k1, b)
+        import bm25s
+
+        self.size = len(texts)
+        self.vocab: dict[str, int] = {}
+        ids = [[self.vocab.setdefault(t, len(self.vocab)) for t in tokenize(text)] for text in texts]
+        self._empty = not self.vocab
+        self._bm25 = bm25s.BM25(k1=k1, b=b, method="lucene")
+        if self.size and not self._empty:
+            # bm25s adds an empty token to the dict it is given; ours stays the corpus's words.
+            self._bm25.index((ids, dict(self.vocab)), show_progress=False)
         del ids
         _return_freed_memory()
-
-    def _build(self, token_ids: np.ndarray, lengths: np.ndarray, k1: float, b: float) -> None:
-        n, n_vocab = self.size, len(self.vocab)
-        # One key per (token, sentence) occurrence; sorted, equal keys are one term's frequency.
-        keys = token_ids.astype(np.int64) * n + np.repeat(np.arange(n, dtype=np.int64), lengths)
-        keys.sort()
-        first = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-        tf = np.diff(np.append(first, len(keys))).astype(np.float64)
-        keys = keys[first]
-        tokens, rows = np.divmod(keys, n)
-        del keys, first
-        df = np.bincount(tokens, minlength=n_vocab)
-        self.indptr[1:] = np.cumsum(df)
-        self.indices = rows.astype(np.int32)
-        # The arithmetic of bm25s, operation for operation (float64, idf rounded to float32
-        # first, the product rounded to float32), so that scores match it bit for bit.
-        idf = np.array([math.log(1 + (n - d + 0.5) / (d + 0.5)) for d in df.tolist()], dtype=np.float32)
-        length = lengths[rows].astype(np.float64)
-        tfc = tf / (k1 * ((1 - b) + b * length / lengths.mean()) + tf)
-        self.data = (idf[tokens].astype(np.float64) * tfc).astype(np.float32)
 
     def query_ids(self, query: str) -> list[int]:
         """Vocabulary ids of the query's distinct tokens that occur in the corpus."""
@@ -133,22 +99,22 @@ class Lexical:
 
     def rows_with(self, token_id: int) -> np.ndarray:
         """The sentences (rows) that contain the token, ascending."""
-        return self.indices[self.indptr[token_id]:self.indptr[token_id + 1]]
+        indptr = self._bm25.scores["indptr"]
+        return self._bm25.scores["indices"][indptr[token_id]:indptr[token_id + 1]]
 
     def idf(self, token_id: int) -> float:
-        df = int(self.indptr[token_id + 1] - self.indptr[token_id])
+        indptr = self._bm25.scores["indptr"]
+        df = int(indptr[token_id + 1] - indptr[token_id])
         return float(np.log(1 + self.size / max(df, 1)))
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of each sentence (float32, length = number of sentences)."""
-        scores = np.zeros(self.size, dtype=np.float32)
-        # Token by token in query order, a repeated token counted again: as bm25s sums.
-        for t in self._ids(query):
-            lo, hi = self.indptr[t], self.indptr[t + 1]
-            scores[self.indices[lo:hi]] += self.data[lo:hi]  # a token's rows are distinct
-        return scores
+        ids = self._ids(query)
+        if not ids:
+            return np.zeros(self.size, dtype=np.float32)
+        return np.asarray(self._bm25.get_scores_from_ids(ids), dtype=np.float32)
 
     @property
     def nbytes(self) -> int:
         """Bytes held by the score matrix (the vocabulary's strings not counted)."""
-        return self.indptr.nbytes + self.indices.nbytes + self.data.nbytes
+        return sum(a.nbytes for a in self._bm25.scores.values() if isinstance(a, np.ndarray))

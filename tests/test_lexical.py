@@ -1,4 +1,4 @@
-"""Lexical: qa's own BM25 build gives bm25s's Lucene BM25 scores, bit for bit."""
+"""Lexical: BM25 built from token ids gives the scores bm25s gives from token strings, bit for bit."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def reference(texts: list[str]):
     return ref
 
 
-def test_scores_equal_bm25s_lucene_scores_bit_for_bit(texts):
+def test_scores_from_token_ids_equal_bm25s_scores_from_token_strings(texts):
     lexical, ref = Lexical(texts), reference(texts)
     for question in QUESTIONS:
         ids = ref.get_tokens_ids(tokenize(question))

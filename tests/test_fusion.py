@@ -10,7 +10,7 @@ import pytest
 from qa.answertype import AnswerTypes, asked_type
 from qa.forms import SentenceForms, is_question, refers_back
 from qa.lexical import tokenize
-from tests.app_support import corpus
+from app_support import corpus
 
 
 @pytest.mark.parametrize("question, kind", [

@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from tests.app_support import ROOT, free_port
+from app_support import ROOT, free_port
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 BLOCKS = re.findall(r"```(\w*)\n(.*?)```", README, flags=re.S)

@@ -9,7 +9,7 @@ import pytest
 
 from qa import DocumentError, QueryError, Retriever
 from qa.evaluation import evaluate, read_questions
-from tests.app_support import SEED_DOC, SEEDS, embedder
+from app_support import SEED_DOC, SEEDS, embedder
 
 from pathlib import Path
 

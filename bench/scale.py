@@ -1,5 +1,7 @@
-"""Scale: closer looks at memory and the IVF index of a large saved index (bench/RESULTS.md, "Speed and scale").
+"""Scale: the IVF index against the exact scan, and closer looks at memory and the IVF index of a
+large saved index (bench/RESULTS.md, "Speed and scale").
 
+    python bench/scale.py ann [--sizes 20000 50000 100000]   exact scan vs IVF: latency, recall@10
     python bench/scale.py codes [--index DIR]         IVF code kinds (8/4-bit, PQ, RaBitQ) on a saved index's vectors
     python bench/scale.py warmup-memory [--index DIR] resident memory added by each structure search builds
     python bench/scale.py update [--index DIR]        finding stored vectors for an update's sentences
@@ -14,13 +16,14 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import logging
 import os
 import sys
 import time
 
 import numpy as np
 
-from speed import WORK, machine, memory, pct, questions
+from common import WORK, machine, memory, pct, questions, squad_retriever
 
 
 def cmd_warmup_memory(args) -> dict:
@@ -136,6 +139,49 @@ def cmd_faults(args) -> dict:
     return out
 
 
+def cmd_ann(args) -> list[dict]:
+    """Exact scan vs the IVF index by size (vectors only): latency, recall, build time.
+
+    Vectors: the real SQuAD sentence vectors, each repeated with Gaussian noise as in
+    ``common.synthesize`` (SYNTHETIC); queries: real SQuAD questions.
+    """
+    from qa import index as store_mod
+    from qa.embedding import Embedder
+
+    logging.basicConfig(level=logging.WARNING)  # as when this ran under bench/speed.py
+    print(machine())
+    base = squad_retriever()._snapshot.store.vectors.astype(np.float32)
+    queries = Embedder().encode(questions(args.queries))
+    rng = np.random.default_rng(0)
+    out = []
+    for n in args.sizes:
+        v = base[rng.integers(0, len(base), n)] + rng.normal(0, 0.03, (n, base.shape[1])).astype(np.float32)
+        v /= np.linalg.norm(v, axis=1, keepdims=True)
+        exact = store_mod.ExactIndex(v)
+        t = time.perf_counter()
+        approx = store_mod.ApproximateIndex(v.astype(np.float16))
+        build_s = time.perf_counter() - t
+
+        def lat(index):
+            times = []
+            for q in queries:
+                t0 = time.perf_counter()
+                index.search(q[None, :], 100)
+                times.append(time.perf_counter() - t0)
+            return round(pct(times, 50), 2)
+
+        _, truth = exact.search(queries, 100)
+        _, got = approx.search(queries, 100)
+        row = {"size": n, "exact_p50_ms": lat(exact), "ivf_p50_ms": lat(approx), "ivf_build_s": round(build_s, 1),
+               "nlist": approx.nlist, "nprobe": approx.index.nprobe,
+               "recall@10": round(float(np.mean([len(set(truth[i, :10]) & set(got[i, :10])) / 10 for i in range(len(queries))])), 4),
+               "recall@100": round(float(np.mean([len(set(truth[i]) & set(got[i])) / 100 for i in range(len(queries))])), 4)}
+        row["exact_over_ivf"] = round(row["exact_p50_ms"] / row["ivf_p50_ms"], 1)
+        out.append(row)
+        print(json.dumps(row), flush=True)
+    return out
+
+
 CODE_KINDS = {
     # name: how to make that FAISS IVF index from (faiss, quantizer, d, nlist); all inner product
     "sq8": lambda f, q, d, n: f.IndexIVFScalarQuantizer(q, d, n, f.ScalarQuantizer.QT_8bit, f.METRIC_INNER_PRODUCT),
@@ -212,6 +258,9 @@ def main(argv=None) -> int:
     for name in ("warmup-memory", "update"):
         sub.add_parser(name).add_argument("--index", default=str(WORK / "synthetic-1000000"), help=index_help)
     sub.add_parser("faults")
+    p = sub.add_parser("ann")
+    p.add_argument("--sizes", type=int, nargs="+", default=[20_000, 50_000, 100_000])
+    p.add_argument("--queries", type=int, default=200)
     p = sub.add_parser("codes")
     p.add_argument("--index", default=str(WORK / "synthetic-1000000"), help=index_help)
     p.add_argument("--sizes", type=int, nargs="+", default=[60_000, 100_000, 0], help="first rows used; 0: all")
@@ -220,7 +269,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    {"codes": cmd_codes, "warmup-memory": cmd_warmup_memory, "update": cmd_update, "faults": cmd_faults}[args.command](args)
+    {"ann": cmd_ann, "codes": cmd_codes, "warmup-memory": cmd_warmup_memory, "update": cmd_update, "faults": cmd_faults}[args.command](args)
     return 0
 
 

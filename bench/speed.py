@@ -4,15 +4,15 @@
     python bench/speed.py query  [--sizes 10000 100000 1000000]   warm hybrid latency, memory, disk, ANN recall
                                  (each size built and saved, then loaded and queried in a fresh process)
     python bench/speed.py quality                     `qa eval` MRR@10 on SQuAD dev A per backend
-    python bench/speed.py ann [--sizes 20000 50000 100000]   exact scan vs IVF: latency, recall@10
     python bench/speed.py cold                        `qa ask` and `python app.py` from a fresh process
 
 Data: BBC articles from /work/shared/data/bbc (read in place, copied only to a temporary
 folder, never into the repository) and SQuAD dev half A. Sizes above the real corpus are
-synthesized (see ``synthesize``): real SQuAD articles with a share of their words replaced,
+synthesized (see ``common.synthesize``): real SQuAD articles with a share of their words replaced,
 and the real sentence vectors with Gaussian noise added. Every figure prints with the CPU
 model and core count; compare the ratios, the machine is shared. bench/scale.py holds the
-closer looks at memory and the IVF index at a million sentences.
+exact scan vs IVF comparison by size (``ann``) and the closer looks at memory and the IVF
+index at a million sentences; bench/common.py the paths and helpers both use.
 """
 
 from __future__ import annotations
@@ -21,10 +21,6 @@ import argparse
 import gc
 import json
 import os
-import platform
-import random
-import re
-import resource
 import shutil
 import subprocess
 import sys
@@ -34,35 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-DATA = Path(os.environ.get("QA_DATA", "/work/shared/data"))
-BBC = DATA / "bbc"
-SQUAD_DOCS = DATA / "squad-dev-a" / "docs"
-SQUAD_QUESTIONS = DATA / "squad-dev-a" / "questions.jsonl"
-# The benchmark owns its indexes: a fixed folder so that a second run reuses the real vectors.
-WORK = Path(os.environ.get("QA_BENCH_DIR", Path(tempfile.gettempdir()) / "qa-bench"))
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return f"{model}, {os.cpu_count()} cores, load average {load:.1f} at start, Python {platform.python_version()}"
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def pct(values, q) -> float:
-    return float(np.percentile(np.asarray(values) * 1000, q))
+from common import (BBC, ROOT, SQUAD_DOCS, SQUAD_QUESTIONS, WORK, machine, mapped_resident, memory, memory_parts,
+                    peak_rss_mb, pct, questions, squad_retriever, synthesize)
 
 
 # -- build throughput -------------------------------------------------------------------
@@ -160,117 +129,7 @@ def cmd_quality(args) -> dict:
     return out
 
 
-# -- synthetic large stores -------------------------------------------------------------
-
-def squad_retriever():
-    from qa.retrieval import Retriever
-
-    return Retriever.from_directory(SQUAD_DOCS, index_dir=WORK / "squad-dev-a")
-
-
-_WORD = re.compile(r"[A-Za-z]{4,}")
-
-
-def synthesize(base_store, n_sentences: int, seed: int = 0):
-    """A Store of about ``n_sentences`` made from ``base_store``: SYNTHETIC.
-
-    Copy c of each real article gets 30% of its words of four or more letters replaced by
-    random words of the corpus (so sentences are distinct and BM25 statistics stay natural),
-    and each sentence the vector of the real sentence at the same position plus Gaussian
-    noise (sigma 0.03 a component, a cosine of about 0.86 with the real one), renormalized.
-    """
-    from qa.index import Store
-    from qa.loading import Document
-    from qa.sentences import split_document
-
-    rng = random.Random(seed)
-    nrng = np.random.default_rng(seed)
-    docs = base_store.documents
-    vocab = sorted({w for d in docs for w in _WORD.findall(d.text)})
-    rows = base_store.doc_rows()
-    out_docs, spans_parts, vec_parts = [], [], []
-    total, copy = 0, 0
-    while total < n_sentences:
-        for i, d in enumerate(docs):
-            if total >= n_sentences:
-                break
-            text = _WORD.sub(lambda m: rng.choice(vocab) if rng.random() < 0.3 else m.group(0), d.text)
-            doc = Document(path=f"synthetic-{copy:04d}/{d.path}", title=d.title, text=text, sha256=f"{copy}-{d.sha256}",
-                           source=d.source, date=d.date)
-            spans = split_document(doc)
-            real = base_store.vectors[rows[i]:rows[i + 1]].astype(np.float32)
-            take = np.minimum(np.arange(len(spans)), len(real) - 1)
-            noisy = real[take] + nrng.normal(0, 0.03, (len(spans), real.shape[1])).astype(np.float32)
-            noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
-            out_docs.append(doc)
-            spans_parts.append(np.array([(len(out_docs) - 1, s.start, s.end, s.paragraph, int(s.heading)) for s in spans],
-                                        dtype=np.int32).reshape(-1, 5))
-            vec_parts.append(noisy.astype(np.float16))
-            total += len(spans)
-        copy += 1
-    spans = np.concatenate(spans_parts)
-    vectors = np.concatenate(vec_parts)
-    del vec_parts, spans_parts
-    return Store(base_store.model, base_store.dimension, tuple(out_docs), spans, vectors)
-
-
 # -- warm query latency, memory, disk ----------------------------------------------------
-
-def questions(n: int) -> list[str]:
-    with open(SQUAD_QUESTIONS) as f:
-        qs = [json.loads(line)["question"] for line in f]
-    rng = random.Random(7)
-    rng.shuffle(qs)
-    return qs[:n]
-
-
-def memory() -> dict:
-    """This process's resident memory in bytes: all of it, anonymous (private) and file-backed."""
-    out = {}
-    with open("/proc/self/status") as f:
-        for line in f:
-            key = line.split(":")[0]
-            if key in ("VmRSS", "RssAnon", "RssFile", "RssShmem"):
-                out[key] = int(line.split()[1]) * 1024
-    return out
-
-
-def mapped_resident(path_suffix: str) -> tuple[int, int]:
-    """(size, resident bytes) of this process's mappings of files whose path ends with ``path_suffix``."""
-    size = rss = 0
-    current = False
-    with open("/proc/self/smaps") as f:
-        for line in f:
-            first = line.split(maxsplit=1)[0]
-            if "-" in first and not first.endswith(":"):  # a mapping's header line
-                current = line.rstrip().endswith(path_suffix)
-            elif current and first == "Size:":
-                size += int(line.split()[1]) * 1024
-            elif current and first == "Rss:":
-                rss += int(line.split()[1]) * 1024
-    return size, rss
-
-
-def memory_parts(snapshot) -> dict:
-    """Bytes held by each structure of a warm snapshot (arrays by nbytes, texts by getsizeof).
-
-    Mapped vectors count by their resident pages, not their size.
-    """
-    store = snapshot.store
-    if isinstance(store.vectors, np.memmap):
-        parts = {"vectors_mapped_resident": mapped_resident("vectors.npy")[1]}
-    else:
-        parts = {"vectors": store.vectors.nbytes}
-    parts.update({"spans": store.spans.nbytes, "document_texts": sum(sys.getsizeof(d.text) for d in store.documents)})
-    index = store._faiss
-    if index is not None and hasattr(index, "index"):
-        parts["ivf_codes_and_ids"] = index.index.ntotal * (index.index.code_size + 8)
-
-    parts["bm25_sentences"] = getattr(snapshot._lexical, "nbytes", 0)
-    parts["bm25_documents"] = getattr(snapshot._document_lexical, "nbytes", 0)
-    return parts
-
-
 def cmd_query_build(args) -> dict:
     """Synthesize a store of ``--size`` sentences and save it (IVF index included) to ``--index``."""
     from qa import index as store_mod
@@ -397,48 +256,6 @@ def cmd_query(args) -> list[dict]:
     return results
 
 
-def cmd_ann(args) -> list[dict]:
-    """Exact scan vs the IVF index by size (vectors only): latency, recall, build time.
-
-    Vectors: the real SQuAD sentence vectors, each repeated with Gaussian noise as in
-    ``synthesize`` (SYNTHETIC); queries: real SQuAD questions.
-    """
-    from qa import index as store_mod
-    from qa.embedding import Embedder
-
-    print(machine())
-    base = squad_retriever()._snapshot.store.vectors.astype(np.float32)
-    queries = Embedder().encode(questions(args.queries))
-    rng = np.random.default_rng(0)
-    out = []
-    for n in args.sizes:
-        v = base[rng.integers(0, len(base), n)] + rng.normal(0, 0.03, (n, base.shape[1])).astype(np.float32)
-        v /= np.linalg.norm(v, axis=1, keepdims=True)
-        exact = store_mod.ExactIndex(v)
-        t = time.perf_counter()
-        approx = store_mod.ApproximateIndex(v.astype(np.float16))
-        build_s = time.perf_counter() - t
-
-        def lat(index):
-            times = []
-            for q in queries:
-                t0 = time.perf_counter()
-                index.search(q[None, :], 100)
-                times.append(time.perf_counter() - t0)
-            return round(pct(times, 50), 2)
-
-        _, truth = exact.search(queries, 100)
-        _, got = approx.search(queries, 100)
-        row = {"size": n, "exact_p50_ms": lat(exact), "ivf_p50_ms": lat(approx), "ivf_build_s": round(build_s, 1),
-               "nlist": approx.nlist, "nprobe": approx.index.nprobe,
-               "recall@10": round(float(np.mean([len(set(truth[i, :10]) & set(got[i, :10])) / 10 for i in range(len(queries))])), 4),
-               "recall@100": round(float(np.mean([len(set(truth[i]) & set(got[i])) / 100 for i in range(len(queries))])), 4)}
-        row["exact_over_ivf"] = round(row["exact_p50_ms"] / row["ivf_p50_ms"], 1)
-        out.append(row)
-        print(json.dumps(row), flush=True)
-    return out
-
-
 # -- cold start ---------------------------------------------------------------------------
 
 def _time_cmd(cmd, env) -> float:
@@ -528,9 +345,6 @@ def main(argv=None) -> int:
     p.add_argument("--index", required=True)
     p.add_argument("--queries", type=int, default=200)
     p.add_argument("--torch-baseline", action="store_true")
-    p = sub.add_parser("ann")
-    p.add_argument("--sizes", type=int, nargs="+", default=[20_000, 50_000, 100_000])
-    p.add_argument("--queries", type=int, default=200)
     p = sub.add_parser("cold")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--port", type=int, default=7899)
@@ -542,7 +356,7 @@ def main(argv=None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     {"build": cmd_build, "quality": cmd_quality, "query": cmd_query, "query-build": cmd_query_build,
-     "query-one": cmd_query_one, "ann": cmd_ann, "cold": cmd_cold}[args.command](args)
+     "query-one": cmd_query_one, "cold": cmd_cold}[args.command](args)
     return 0
 
 

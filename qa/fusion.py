@@ -108,8 +108,7 @@ class Snapshot:
         # compared before it is kept, so a collision never merges two sentences. A dict keyed
         # by the texts themselves held every sentence's string at once: about 400 bytes a
         # sentence at a million (bench/scale.py warmup-memory), against 16 for the hashes.
-        normalized = (" ".join(t.split()).casefold() for t in self.texts())
-        keys = hash_texts(normalized)
+        keys = hash_texts(_normalized(t) for t in self.texts())
         order = np.argsort(keys, kind="stable")
         sorted_keys = keys[order]
         same = sorted_keys[1:] == sorted_keys[:-1]  # same[i]: position i's key equals the next one's
@@ -120,7 +119,7 @@ class Snapshot:
                 end += 1
             by_text: dict[str, list[int]] = {}
             for row in sorted(order[start:end].tolist()):
-                by_text.setdefault(" ".join(self.text(row).split()).casefold(), []).append(row)
+                by_text.setdefault(_normalized(self.text(row)), []).append(row)
             groups.update({r: tuple(rows) for rows in by_text.values() if len(rows) > 1 for r in rows})
         return groups
 
@@ -146,6 +145,11 @@ class Snapshot:
             sources.append(Source(s.doc, s.title, s.source, s.date, s.start, s.end))
         return Hit(sentence=sentence, score=float(score), rank=rank, context=doc.text[c_start:c_end],
                    context_start=c_start, sources=tuple(sources))
+
+
+def _normalized(text: str) -> str:
+    """The form in which two sentences count as the same: spacing and case ignored."""
+    return " ".join(text.split()).casefold()
 
 
 @dataclass(frozen=True)

@@ -82,8 +82,9 @@ class Lexical:
         self._empty = not self.vocab
         self._bm25 = bm25s.BM25(k1=k1, b=b, method="lucene")
         if self.size and not self._empty:
-            # bm25s adds an empty token to the dict it is given; ours stays the corpus's words.
-            self._bm25.index((ids, dict(self.vocab)), show_progress=False)
+            # bm25s keeps this very dict as its vocabulary (adding an empty token "", which
+            # tokenize never yields), so there is one vocabulary in memory, not two.
+            self._bm25.index((ids, self.vocab), show_progress=False)
         del ids
         _return_freed_memory()
 

@@ -333,6 +333,9 @@ def _load_vectors(path: Path, meta, mapped: bool) -> np.ndarray:
             raise IndexStoreError(f"index file {path} is unreadable ({err.strerror or err}); {REBUILD}") from None
         if not isinstance(meta, dict) or size != meta.get("bytes") or digest.hexdigest() != meta.get("sha256"):
             raise _checksum_error(path)
+        # The checksum vouches for the bytes, not for the header's promise about them.
+        if offset + int(np.prod(shape)) * dtype.itemsize != size:
+            raise IndexStoreError(f"index file {path} holds fewer or more vectors than its header says; {REBUILD}")
         return np.memmap(f, dtype=dtype, mode="r", offset=offset, shape=shape)
 
 

@@ -170,6 +170,26 @@ def test_damaged_ivf_file_is_a_one_line_error_saying_rebuild(low_limit, tmp_path
     assert "\n" not in str(err.value) and "ivf.faiss" in str(err.value)
 
 
+@pytest.mark.parametrize("how", ["flip", "truncate", "bad_shape"])
+def test_damaged_mapped_vectors_are_a_one_line_error_saying_rebuild(low_limit, tmp_path, how):
+    _, index_dir = saved_large(tmp_path)
+    manifest = json.loads((index_dir / "manifest.json").read_text())
+    path = index_dir / manifest["folder"] / "vectors.npy"
+    data = bytearray(path.read_bytes())
+    if how == "flip":
+        data[len(data) - 100] ^= 0x01  # a vector byte, past the header: only the checksum sees it
+    elif how == "truncate":
+        del data[len(data) // 2:]
+    else:  # a header promising more rows than the file holds, with a matching checksum
+        data = bytearray(bytes(data).replace(b"(4000, ", b"(9000, ", 1))
+        manifest["files"]["vectors.npy"]["sha256"] = hashlib.sha256(data).hexdigest()
+        (index_dir / "manifest.json").write_text(json.dumps(manifest))
+    path.write_bytes(bytes(data))
+    with pytest.raises(IndexStoreError, match=r"rebuild with: qa index DOCS_DIR --rebuild$") as err:
+        store_mod.load(index_dir)
+    assert "\n" not in str(err.value) and "vectors.npy" in str(err.value)
+
+
 def test_missing_ivf_file_is_rebuilt_on_first_search(low_limit, tmp_path):
     built, index_dir = saved_large(tmp_path)
     ivf_file(index_dir).unlink()

@@ -47,12 +47,10 @@ class Snapshot:
         return frozenset(zip(tokens, tokens[1:]))
 
     def text(self, row: int) -> str:
-        doc_row, start, end = self.store.spans[row, :3]
-        return self.store.documents[doc_row].text[start:end]
+        return self.store.sentence_text(row)
 
     def texts(self) -> list[str]:
-        docs, spans = self.store.documents, self.store.spans
-        return [docs[d].text[s:e] for d, s, e in spans[:, :3].tolist()]
+        return self.store.texts()
 
     def _once(self, name: str, build):
         """The structure cached as ``name``, built by ``build()`` at most once across threads."""

@@ -35,9 +35,6 @@ EXACT_SEARCH_LIMIT = 50_000
 IVF_POINTS_PER_LIST = 64
 IVF_NPROBE = 48
 IVF_RESCORE = 4
-# Building an IVF index takes a minute at 1M sentences: two threads searching a fresh Store
-# at once must not both build one.
-_BUILD_LOCK = threading.Lock()
 
 
 # What a Store caches about its documents and spans, kept when only its generation changes.
@@ -55,6 +52,10 @@ class Store:
     vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     generation: int = 0
     _faiss: object = field(default=None, repr=False, compare=False)
+    # Building an IVF index takes a minute at 1M sentences: two threads searching a fresh
+    # Store at once must not both build one, and a save building the next Store's index must
+    # not hold up searches on this one, hence a lock per Store.
+    _build_lock: object = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def __post_init__(self):
         if self.vectors.shape[0] == 0 and self.vectors.shape[1] != self.dimension:
@@ -101,6 +102,11 @@ class Store:
         doc, start, end = (int(x) for x in self.spans[row, :3])
         return self.documents[doc].text[start:end]
 
+    def texts(self) -> list[str]:
+        """Every sentence's text, in row order."""
+        docs = self.documents
+        return [docs[d].text[s:e] for d, s, e in self.spans[:, :3].tolist()]
+
     def rows_of(self, texts: list[str]) -> np.ndarray:
         """For each text, a row whose sentence is exactly that text, or -1 if none is.
 
@@ -111,8 +117,7 @@ class Store:
         out = np.full(len(texts), -1, dtype=np.int64)
         if not len(self) or not texts:
             return out
-        keys, order = self._text_keys()
-        sorted_keys = keys[order]
+        _, order, sorted_keys = self._text_keys()
         want = hash_texts(texts)
         for i, pos in enumerate(np.searchsorted(sorted_keys, want).tolist()):
             while pos < len(order) and sorted_keys[pos] == want[i]:
@@ -122,12 +127,11 @@ class Store:
                 pos += 1
         return out
 
-    def _text_keys(self) -> tuple[np.ndarray, np.ndarray]:
-        """Each row's text hash, and the rows in hash order."""
+    def _text_keys(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each row's text hash, the rows in hash order, and the hashes in that order."""
         cached = self.__dict__.get("_text_keys_cache")
         if cached is None:
-            keys = hash_texts(self.sentence_text(row) for row in range(len(self)))
-            cached = keys, np.argsort(keys, kind="stable")
+            cached = _sorted_keys(hash_texts(self.texts()))
             object.__setattr__(self, "_text_keys_cache", cached)
         return cached
 
@@ -163,14 +167,14 @@ class Store:
             key_parts = [cached[0][rows[old_row]:rows[old_row + 1]] for old_row in keep]
             key_parts += [hash_texts(doc.text[s.start:s.end] for s in spans) for doc, spans, _ in add]
             keys = np.concatenate(key_parts) if key_parts else np.zeros(0, dtype=np.uint64)
-            object.__setattr__(new, "_text_keys_cache", (keys, np.argsort(keys, kind="stable")))
+            object.__setattr__(new, "_text_keys_cache", _sorted_keys(keys))
         return new
 
     # -- search -----------------------------------------------------------------------
 
     def _index(self):
         if self._faiss is None:
-            with _BUILD_LOCK:
+            with self._build_lock:
                 if self._faiss is None:
                     object.__setattr__(self, "_faiss", build_faiss(self.vectors))
         return self._faiss
@@ -190,6 +194,11 @@ class Store:
     def warm(self) -> None:
         """Build the in-memory FAISS structure now rather than on the first search."""
         self._index()
+
+
+def _sorted_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    order = np.argsort(keys, kind="stable")
+    return keys, order, keys[order]
 
 
 def hash_texts(texts) -> np.ndarray:

@@ -149,7 +149,7 @@ def save(store: Store, directory: str | Path) -> Store:
         _fsync_dir(directory)
         _collect_garbage(directory, keep=name)
         vectors = None
-        if store.approximate and store.vectors.dtype == np.float16 and len(store.vectors):
+        if store.approximate:  # above the switch the vectors are float16, as vectors.npy holds them
             # The file was written (and fsynced) from these very values; a later save deleting
             # the folder leaves the mapping readable.
             vectors = np.load(directory / name / "vectors.npy", mmap_mode="r", allow_pickle=False)

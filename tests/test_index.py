@@ -129,3 +129,13 @@ def test_rows_of_finds_indexed_sentences_and_survives_changes_and_saves(built, t
     assert [saved.sentence_text(int(r)) for r in found] == ["A brand new sentence here.", texts[0]]
     fresh = store_mod.load(tmp_path / "again")
     assert np.array_equal(fresh.rows_of(texts[:50]), saved.rows_of(texts[:50]))
+
+
+def test_rows_of_tells_texts_apart_when_their_hashes_collide(built, monkeypatch):
+    retriever, index_dir = built
+    texts = retriever._snapshot.store.texts()
+    # Every text hashes alike: only the comparison of the texts themselves can find the row.
+    monkeypatch.setattr(store_mod, "hash_texts", lambda items: np.zeros(len(list(items)), dtype=np.uint64))
+    fresh = store_mod.load(index_dir)
+    rows = fresh.rows_of([texts[5], texts[0], "Not a sentence of the index."])
+    assert [fresh.sentence_text(int(r)) for r in rows[:2]] == [texts[5], texts[0]] and rows[2] == -1

@@ -68,11 +68,17 @@ def text_sha256(text: str) -> str:
 
 def file_sha256(path: str | Path) -> str:
     """The sha256 of a file's bytes, read in 1 MiB blocks."""
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return stream_sha256(f)[0]
+
+
+def stream_sha256(f) -> tuple[str, int]:
+    """The sha256 and the size of what is left to read in the binary file ``f``, read in 1 MiB blocks."""
+    h, size = hashlib.sha256(), 0
+    for block in iter(lambda: f.read(1 << 20), b""):
+        h.update(block)
+        size += len(block)
+    return h.hexdigest(), size
 
 
 def decode(data: bytes, name: str) -> str:

@@ -48,7 +48,7 @@ import numpy as np
 from . import index as search
 from .errors import IndexStoreError, ModelMismatchError
 from .index import Store
-from .loading import Document, file_sha256
+from .loading import Document, file_sha256, stream_sha256
 
 log = logging.getLogger(__name__)
 
@@ -280,8 +280,14 @@ def _load_generation(directory: Path, manifest: dict) -> Store:
     return store
 
 
-def _checksum_error(path: Path) -> IndexStoreError:
-    return IndexStoreError(f"index file {path} is truncated or corrupted (checksum mismatch); {REBUILD}")
+def _verify(path: Path, meta, digest: str, size: int) -> None:
+    """Raise unless ``digest`` and ``size`` are what the manifest's ``meta`` lists for ``path``."""
+    if not isinstance(meta, dict) or size != meta.get("bytes") or digest != meta.get("sha256"):
+        raise IndexStoreError(f"index file {path} is truncated or corrupted (checksum mismatch); {REBUILD}")
+
+
+def _unreadable(path: Path, err: OSError) -> IndexStoreError:
+    return IndexStoreError(f"index file {path} is unreadable ({err.strerror or err}); {REBUILD}")
 
 
 def _open(path: Path):
@@ -290,16 +296,15 @@ def _open(path: Path):
     except FileNotFoundError:
         raise IndexStoreError(f"index file {path} is missing; {REBUILD}") from None
     except OSError as err:
-        raise IndexStoreError(f"index file {path} is unreadable ({err.strerror or err}); {REBUILD}") from None
+        raise _unreadable(path, err) from None
 
 
 def _read_verified_file(path: Path, f, meta) -> bytes:
     try:
         data = f.read()
     except OSError as err:
-        raise IndexStoreError(f"index file {path} is unreadable ({err.strerror or err}); {REBUILD}") from None
-    if not isinstance(meta, dict) or len(data) != meta.get("bytes") or hashlib.sha256(data).hexdigest() != meta.get("sha256"):
-        raise _checksum_error(path)
+        raise _unreadable(path, err) from None
+    _verify(path, meta, hashlib.sha256(data).hexdigest(), len(data))
     return data
 
 
@@ -322,17 +327,13 @@ def _load_vectors(path: Path, meta, mapped: bool) -> np.ndarray:
             return np.load(io.BytesIO(_read_verified_file(path, f, meta)), allow_pickle=False)
         dtype, _, shape, offset = header
         f.seek(0)
-        digest, size = hashlib.sha256(), 0
         try:
             # Hashed through read(), not the mapping: reading a page through the mapping
             # would make it resident in this process.
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-                size += len(block)
+            digest, size = stream_sha256(f)
         except OSError as err:
-            raise IndexStoreError(f"index file {path} is unreadable ({err.strerror or err}); {REBUILD}") from None
-        if not isinstance(meta, dict) or size != meta.get("bytes") or digest.hexdigest() != meta.get("sha256"):
-            raise _checksum_error(path)
+            raise _unreadable(path, err) from None
+        _verify(path, meta, digest, size)
         # The checksum vouches for the bytes, not for the header's promise about them.
         if offset + int(np.prod(shape)) * dtype.itemsize != size:
             raise IndexStoreError(f"index file {path} holds fewer or more vectors than its header says; {REBUILD}")
@@ -367,7 +368,7 @@ def _load_ivf(path: Path, meta, vectors: np.ndarray):
         log.warning("%s is missing; the IVF index will be rebuilt from the vectors on first search", path)
         return None
     except OSError as err:
-        raise IndexStoreError(f"index file {path} is unreadable ({err.strerror or err}); {REBUILD}") from None
+        raise _unreadable(path, err) from None
     try:
         return search.ApproximateIndex.read(data, vectors)
     except ValueError as err:

@@ -150,44 +150,35 @@ def test_mapped_store_still_answers_after_a_later_save_deleted_its_generation(lo
     assert np.array_equal(loaded.search(queries, 10)[1], built.search(queries, 10)[1])
 
 
-@pytest.mark.parametrize("how", ["flip", "truncate", "garbage"])
-def test_damaged_ivf_file_is_a_one_line_error_saying_rebuild(low_limit, tmp_path, how):
-    _, index_dir = saved_large(tmp_path)
-    path = ivf_file(index_dir)
-    data = bytearray(path.read_bytes())
-    if how == "flip":
-        data[len(data) // 2] ^= 0x01
-    elif how == "truncate":
-        del data[len(data) // 2:]
-    else:  # right size and checksum, but not an index: the checksum recorded for garbage
-        data = bytearray(b"\xff" * len(data))
-        manifest = json.loads((index_dir / "manifest.json").read_text())
-        manifest["files"]["ivf.faiss"]["sha256"] = hashlib.sha256(data).hexdigest()
-        (index_dir / "manifest.json").write_text(json.dumps(manifest))
-    path.write_bytes(bytes(data))
-    with pytest.raises(IndexStoreError, match=r"rebuild with: qa index DOCS_DIR --rebuild$") as err:
-        store_mod.load(index_dir)
-    assert "\n" not in str(err.value) and "ivf.faiss" in str(err.value)
+def _flipped(data: bytes, at: int) -> bytes:
+    return data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1:]
 
 
-@pytest.mark.parametrize("how", ["flip", "truncate", "bad_shape"])
-def test_damaged_mapped_vectors_are_a_one_line_error_saying_rebuild(low_limit, tmp_path, how):
+# (file, damage) -> (what it does to the bytes, whether the manifest's checksum is made to match)
+DAMAGE = {
+    ("ivf.faiss", "flip"): (lambda d: _flipped(d, len(d) // 2), False),
+    ("ivf.faiss", "truncate"): (lambda d: d[:len(d) // 2], False),
+    ("ivf.faiss", "garbage"): (lambda d: b"\xff" * len(d), True),  # right size and checksum, not an index
+    ("vectors.npy", "flip"): (lambda d: _flipped(d, len(d) - 100), False),  # past the header: only the checksum sees it
+    ("vectors.npy", "truncate"): (lambda d: d[:len(d) // 2], False),
+    ("vectors.npy", "bad_shape"): (lambda d: d.replace(b"(4000, ", b"(9000, ", 1), True),  # more rows than it holds
+}
+
+
+@pytest.mark.parametrize("name, how", list(DAMAGE))
+def test_damaged_file_of_a_large_index_is_a_one_line_error_saying_rebuild(low_limit, tmp_path, name, how):
     _, index_dir = saved_large(tmp_path)
     manifest = json.loads((index_dir / "manifest.json").read_text())
-    path = index_dir / manifest["folder"] / "vectors.npy"
-    data = bytearray(path.read_bytes())
-    if how == "flip":
-        data[len(data) - 100] ^= 0x01  # a vector byte, past the header: only the checksum sees it
-    elif how == "truncate":
-        del data[len(data) // 2:]
-    else:  # a header promising more rows than the file holds, with a matching checksum
-        data = bytearray(bytes(data).replace(b"(4000, ", b"(9000, ", 1))
-        manifest["files"]["vectors.npy"]["sha256"] = hashlib.sha256(data).hexdigest()
+    path = index_dir / manifest["folder"] / name
+    damage, checksum_matches = DAMAGE[name, how]
+    data = damage(path.read_bytes())
+    if checksum_matches:  # the checksum passes, so what reads the bytes after it must catch this
+        manifest["files"][name]["sha256"] = hashlib.sha256(data).hexdigest()
         (index_dir / "manifest.json").write_text(json.dumps(manifest))
-    path.write_bytes(bytes(data))
+    path.write_bytes(data)
     with pytest.raises(IndexStoreError, match=r"rebuild with: qa index DOCS_DIR --rebuild$") as err:
         store_mod.load(index_dir)
-    assert "\n" not in str(err.value) and "vectors.npy" in str(err.value)
+    assert "\n" not in str(err.value) and name in str(err.value)
 
 
 def test_missing_ivf_file_is_rebuilt_on_first_search(low_limit, tmp_path):

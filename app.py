@@ -25,9 +25,10 @@ from urllib.parse import quote, unquote
 import gradio as gr
 
 from qa import QAError, Retriever
-from qa import answer as render
-from qa.chat import Turn, ask
-from qa.retrieval import MODES, default_index_dir
+from qa.render import html as render
+from qa.conversation import Turn, ask
+from qa.ranking import MODES
+from qa.retrieval import default_index_dir
 from qa.uploads import MAX_UPLOAD_BYTES, add_upload, remove_document
 
 ROOT = Path(__file__).resolve().parent

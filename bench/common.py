@@ -69,9 +69,9 @@ def synthesize(base_store, n_sentences: int, seed: int = 0):
     and each sentence the vector of the real sentence at the same position plus Gaussian
     noise (sigma 0.03 a component, a cosine of about 0.86 with the real one), renormalized.
     """
-    from qa.index import Store
-    from qa.loading import Document
-    from qa.sentences import split_document
+    from qa.store import Corpus, LocalStore
+    from qa.documents.loading import Document
+    from qa.documents.sentences import split_document
 
     rng = random.Random(seed)
     nrng = np.random.default_rng(seed)
@@ -101,7 +101,7 @@ def synthesize(base_store, n_sentences: int, seed: int = 0):
     spans = np.concatenate(spans_parts)
     vectors = np.concatenate(vec_parts)
     del vec_parts, spans_parts
-    return Store(base_store.model, base_store.dimension, tuple(out_docs), spans, vectors)
+    return LocalStore(base_store.model, base_store.dimension, Corpus(tuple(out_docs), spans), vectors)
 
 
 def questions(n: int) -> list[str]:
@@ -145,11 +145,11 @@ def memory_parts(snapshot) -> dict:
     Mapped vectors count by their resident pages, not their size.
     """
     store = snapshot.store
-    if isinstance(store.vectors, np.memmap):
+    if isinstance(store.matrix, np.memmap):
         parts = {"vectors_mapped_resident": mapped_resident("vectors.npy")[1]}
     else:
-        parts = {"vectors": store.vectors.nbytes}
-    parts.update({"spans": store.spans.nbytes, "document_texts": sum(sys.getsizeof(d.text) for d in store.documents)})
+        parts = {"vectors": store.matrix.nbytes}
+    parts.update({"spans": store.corpus.spans.nbytes, "document_texts": sum(sys.getsizeof(d.text) for d in store.corpus.documents)})
     index = store._faiss
     if index is not None and hasattr(index, "index"):
         parts["ivf_codes_and_ids"] = index.index.ntotal * (index.index.code_size + 8)

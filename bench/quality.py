@@ -28,11 +28,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from qa import Retriever  # noqa: E402
 from qa.embedding import Embedder  # noqa: E402
 from qa.evaluation import Question, evaluate, read_questions, score  # noqa: E402
-from qa.fusion import Fusion  # noqa: E402
+from qa.ranking import Fusion, Weights  # noqa: E402
 
-BLEND = Fusion(dense=0.7, bm25=0.3, paragraph_dense=0.0, document_bm25=0.0, local_coverage=0.0,
-               local_paragraph_coverage=0.0, question_sentence=0.0,
-               answer_type=0.0, phrase=0.0)
+BLEND = Fusion(Weights(dense=0.7, bm25=0.3, paragraph_dense=0.0, document_bm25=0.0, local_coverage=0.0,
+                       local_paragraph_coverage=0.0, question_sentence=0.0, answer_type=0.0, phrase=0.0))
 COSINE_ONLY = "cosine-only found"
 
 

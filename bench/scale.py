@@ -68,10 +68,10 @@ def cmd_update(args) -> dict:
     old code built on every update: a text -> vector dict over the whole index.
     """
     from qa.embedding import Embedder
-    from qa.fusion import Snapshot
-    from qa.loading import Document
+    from qa.ranking.features import Features
+    from qa.documents.loading import Document
     from qa.retrieval import Retriever
-    from qa.sentences import split_document
+    from qa.documents.sentences import split_document
 
     print(machine())
     r = Retriever(args.index, embedder=Embedder()).load()
@@ -145,12 +145,12 @@ def cmd_ann(args) -> list[dict]:
     Vectors: the real SQuAD sentence vectors, each repeated with Gaussian noise as in
     ``common.synthesize`` (SYNTHETIC); queries: real SQuAD questions.
     """
-    from qa import index as store_mod
+    from qa import store as store_mod
     from qa.embedding import Embedder
 
     logging.basicConfig(level=logging.WARNING)  # as when this ran under bench/speed.py
     print(machine())
-    base = squad_retriever()._snapshot.store.vectors.astype(np.float32)
+    base = squad_retriever()._snapshot.store.matrix.astype(np.float32)
     queries = Embedder().encode(questions(args.queries))
     rng = np.random.default_rng(0)
     out = []
@@ -204,7 +204,7 @@ def cmd_codes(args) -> list[dict]:
     """
     import faiss
 
-    from qa import index as store_mod
+    from qa import store as store_mod
     from qa.embedding import Embedder
 
     print(machine())

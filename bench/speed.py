@@ -50,10 +50,10 @@ def cmd_build(args) -> dict:
     sentences, then a full ``Retriever.from_directory`` build of the slice (read, split,
     embed, save) for each backend. Models are loaded before timing starts.
     """
-    from qa.embedding import Embedder, _packaged_model_path
-    from qa.loading import load_directory
+    from qa.embedding.embedder import Embedder, _packaged_model_path
+    from qa.documents.loading import load_directory
     from qa.retrieval import Retriever
-    from qa.sentences import split_document
+    from qa.documents.sentences import split_document
     from sentence_transformers import SentenceTransformer
 
     files = bbc_subset(args.articles)
@@ -88,7 +88,7 @@ def cmd_build(args) -> dict:
                     cpu[backend] += time.process_time() - c
                     if embedder.backend == "onnx":
                         by_text = dict(zip(texts, ref))
-                        got = r._snapshot.store.vectors.astype(np.float32)
+                        got = r._snapshot.store.matrix.astype(np.float32)
                         want = np.stack([by_text[x] for x in r._snapshot.texts()])
                         worst_diff = max(worst_diff, float(np.abs(got - want).max()))
                 finally:
@@ -132,7 +132,7 @@ def cmd_quality(args) -> dict:
 # -- warm query latency, memory, disk ----------------------------------------------------
 def cmd_query_build(args) -> dict:
     """Synthesize a store of ``--size`` sentences and save it (IVF index included) to ``--index``."""
-    from qa import index as store_mod
+    from qa import store as store_mod
 
     t = time.perf_counter()
     base = squad_retriever()._snapshot.store
@@ -172,7 +172,7 @@ def cmd_query_one(args) -> dict:
     gc.collect()
     mem_warm = memory()
     out = {"size": n, "synthetic": n > 5009, "approximate": store.approximate,
-           "vectors_mapped": isinstance(store.vectors, np.memmap), "load_s": round(load_s, 1), "warm_up_s": round(warm_s, 1)}
+           "vectors_mapped": isinstance(store.matrix, np.memmap), "load_s": round(load_s, 1), "warm_up_s": round(warm_s, 1)}
 
     def lat(fn, items):
         times = []
@@ -210,7 +210,7 @@ def cmd_query_one(args) -> dict:
 
     flat = faiss.IndexFlatIP(store.dimension)
     for lo in range(0, n, 65536):
-        flat.add(np.ascontiguousarray(store.vectors[lo:lo + 65536], dtype=np.float32))
+        flat.add(np.ascontiguousarray(store.matrix[lo:lo + 65536], dtype=np.float32))
     out["baseline_faiss_flat_k100"] = lat(lambda v: flat.search(v[None, :], 100), qvecs[:50])
     _, exact = flat.search(qvecs, 100)
     _, approx = store.search(qvecs, 100)

@@ -6,13 +6,17 @@
 'Ecuador And Israel Cement Security Alliance As Jerusalem Office Opens'
 """
 
-from .errors import DocumentError, IndexStoreError, ModelLoadError, ModelMismatchError, QAError, QueryError
-from .loading import Document, load_directory, read_document
-from .retrieval import Hit, Retriever, SearchResult, Source, UpdateReport
-from .sentences import Sentence
+from .documents.filters import Filter
+from .documents.loading import Document, load_directory, read_document
+from .documents.sentences import Sentence
+from .errors import (DocumentError, IndexStoreError, ModelLoadError, ModelMismatchError, QAError, QueryError,
+                     StoreUnavailableError)
+from .retrieval.results import Hit, SearchResult, Source, UpdateReport
+from .retrieval.retriever import Retriever
 
 __all__ = [
     "Retriever",
+    "Filter",
     "SearchResult",
     "Hit",
     "Source",
@@ -26,5 +30,6 @@ __all__ = [
     "QueryError",
     "IndexStoreError",
     "ModelMismatchError",
+    "StoreUnavailableError",
     "ModelLoadError",
 ]

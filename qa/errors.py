@@ -23,5 +23,9 @@ class ModelMismatchError(IndexStoreError):
     """The index was built with another embedding model (or dimension) than the one asked for."""
 
 
+class StoreUnavailableError(IndexStoreError):
+    """A remote store (Milvus) cannot be reached: the message names its address."""
+
+
 class ModelLoadError(QAError):
     """The embedding model cannot be loaded from local files (qa never downloads)."""

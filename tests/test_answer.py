@@ -9,7 +9,7 @@ import re
 import pytest
 from app_support import SEED_DOC, corpus
 
-from qa import answer as render
+from qa.render import html as render
 from qa.retrieval import SearchResult
 
 HOSTILE = """Markup Test Article

@@ -14,7 +14,7 @@ from app_support import HOSTAGE_SENTENCES, SEED_DOC, corpus, folder_state, free_
 from gradio_client import Client
 
 import app
-from qa import answer as render
+from qa.render import html as render
 from qa.uploads import MAX_UPLOAD_BYTES
 
 # gradio's queue calls a pandas option that pandas 3 deprecates; not ours to fix.

@@ -6,7 +6,7 @@ import pytest
 from app_support import DISTRACTOR, HOSTAGE_SENTENCES, SEED_DOC, corpus
 
 from qa import QueryError
-from qa.chat import ask, is_follow_up
+from qa.conversation import ask, is_follow_up
 
 
 @pytest.fixture(scope="session")

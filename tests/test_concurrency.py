@@ -14,7 +14,7 @@ import httpx
 import pytest
 from app_support import ROOT, SEED_DOC, corpus, free_port
 
-from qa import index as store_mod
+from qa import store as store_mod
 from qa.uploads import add_upload
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*(no_silent_downcasting|copy keyword).*")
@@ -60,9 +60,9 @@ def test_searches_during_rebuilds_each_see_exactly_one_generation(tmp_path):
         try:
             while not stop.is_set():
                 store = store_mod.load(index_dir)
-                markers = {int(d.path[7:-4]) for d in store.documents if d.path.startswith("marker-")}
+                markers = {int(d.path[7:-4]) for d in store.corpus.documents if d.path.startswith("marker-")}
                 assert len(markers) == 1, markers
-                doc = store.documents[store.paths[f"marker-{markers.pop()}.txt"]]
+                doc = store.corpus.documents[store.corpus.paths[f"marker-{markers.pop()}.txt"]]
                 assert marker_sentence(int(doc.path[7:-4])) in doc.text
                 disk_seen.add(int(doc.path[7:-4]))
         except Exception as err:
@@ -111,7 +111,7 @@ def test_two_uploads_at_once_both_land(tmp_path):
         assert (docs / f"solar-{n}.txt").read_bytes() == _solar(n)
         hit = retriever.search(f"How many homes does solar farm number {n} power?", k=1).hits[0]
         assert hit.sentence.doc == f"solar-{n}.txt"
-    on_disk = {d.path for d in store_mod.load(tmp_path / "index").documents}
+    on_disk = {d.path for d in store_mod.load(tmp_path / "index").corpus.documents}
     assert on_disk == {SEED_DOC, "solar-1.txt", "solar-2.txt"}
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from qa import ModelLoadError
-from qa.embedding import PARITY_TOLERANCE, Embedder
+from qa.embedding.embedder import PARITY_TOLERANCE, Embedder
 
 ROOT = Path(__file__).resolve().parent.parent
 TEXTS = [

@@ -7,9 +7,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from qa.answertype import AnswerTypes, asked_type
-from qa.forms import SentenceForms, is_question, refers_back
-from qa.lexical import tokenize
+from qa.ranking.answertype import AnswerTypes, asked_type
+from qa.ranking.forms import SentenceForms, is_question, refers_back
+from qa.ranking.lexical import tokenize
 from app_support import corpus
 
 
@@ -30,7 +30,7 @@ def test_sentences_holding_a_cause_are_marked():
     types = AnswerTypes(["This surge stems from drug trafficking routes.", "The rally was held because of the vote.",
                          "The visit lasted two days."])
     assert types.cause.tolist() == [True, True, False]
-    assert types.match("What is causing the surge?", np.array([0, 2])).tolist() == [1.0, 0.0]
+    assert types.match(asked_type("What is causing the surge?"), np.array([0, 2])).tolist() == [1.0, 0.0]
 
 
 def test_question_words_are_stopwords():
@@ -51,7 +51,7 @@ def test_a_sentence_that_points_back_counts_the_words_of_the_one_before(tmp_path
     question = "What fields did the scholarship participants train in?"
     assert retriever.search(question, k=1).hits[0].text.startswith("They received training in agriculture")
     # Without the sentence before, the one naming the programme wins: the test can fail.
-    monkeypatch.setattr(retriever._snapshot, "_forms", SentenceForms([""] * len(retriever)))
+    monkeypatch.setattr(retriever._features, "_forms", SentenceForms([""] * len(retriever)))
     assert retriever.search(question, k=1).hits[0].text.startswith("Around 5,000 Ecuadorian professionals")
 
 
@@ -67,5 +67,5 @@ def test_a_sentence_that_is_a_question_is_not_the_answer(tmp_path):
     retriever, _ = corpus(tmp_path, {"sport.txt": ARSENAL})
     question = "What happened to Arsenal in 1986?"
     assert retriever.search(question, k=1).hits[0].text.startswith("Injuries to three strikers")
-    retriever.fusion = replace(retriever.fusion, question_sentence=0.0)
+    retriever.fusion = replace(retriever.fusion, weights=replace(retriever.fusion.weights, question_sentence=0.0))
     assert retriever.search(question, k=1).hits[0].text == "What went wrong for Arsenal in 1986?"

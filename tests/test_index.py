@@ -10,7 +10,16 @@ import pytest
 from app_support import SEEDS, embedder
 
 from qa import IndexStoreError, ModelMismatchError, Retriever
-from qa import index as store_mod
+from qa import store as store_mod
+from qa.store import corpus as corpus_mod
+
+def search_rows(store, queries, k):
+    """``store.search`` with its ids turned back into corpus rows (-1 kept)."""
+    scores, ids = store.search(queries, k)
+    rows = np.full(ids.shape, -1, dtype=np.int64)
+    rows[ids >= 0] = store.corpus.rows(ids[ids >= 0])
+    return scores, rows
+
 
 
 @pytest.fixture
@@ -21,11 +30,11 @@ def built(tmp_path) -> tuple[Retriever, Path]:
 
 def test_round_trip_restores_documents_spans_and_vectors(built):
     retriever, index_dir = built
-    before = retriever._snapshot.store
+    before = retriever._features.store
     after = store_mod.load(index_dir)
-    assert after.documents == before.documents
-    assert np.array_equal(after.spans, before.spans)
-    assert np.array_equal(after.vectors, before.vectors)
+    assert after.corpus.documents == before.corpus.documents
+    assert np.array_equal(after.corpus.spans, before.corpus.spans)
+    assert np.array_equal(after.matrix, before.matrix)
     assert after.model == "sentence-transformers/all-MiniLM-L6-v2" and after.dimension == 384
 
 
@@ -102,19 +111,19 @@ def test_model_mismatch_names_the_fix(built):
 
 def test_search_returns_rows_by_inner_product(built):
     retriever, _ = built
-    store = retriever._snapshot.store
-    scores, rows = store.search(store.vectors[5:6], 3)
+    store = retriever._features.store
+    scores, rows = search_rows(store, store.matrix[5:6], 3)
     assert rows[0][0] == 5 and scores[0][0] == pytest.approx(1.0, abs=1e-5)
 
 
 def test_rows_of_finds_indexed_sentences_and_survives_changes_and_saves(built, tmp_path):
-    from qa.loading import Document
-    from qa.sentences import split_document
+    from qa.documents.loading import Document
+    from qa.documents.sentences import split_document
 
     retriever, _ = built
-    store = retriever._snapshot.store
-    texts = [store.sentence_text(r) for r in range(len(store))]
-    rows = store.rows_of(texts + ["Not a sentence of the index."])
+    store = retriever._features.store
+    texts = [store.corpus.sentence_text(r) for r in range(len(store))]
+    rows = store.corpus.rows_of(texts + ["Not a sentence of the index."])
     assert rows[-1] == -1
     assert [texts[r] for r in rows[:-1]] == texts  # a row holding each text (the first, for repeats)
     # An added document's sentences are found in the changed store, and so are the old ones;
@@ -122,20 +131,20 @@ def test_rows_of_finds_indexed_sentences_and_survives_changes_and_saves(built, t
     doc = Document("new.txt", "New", "A brand new sentence here. Another one follows it.", "sha-new")
     spans = split_document(doc)
     changed = store.changed(add=[(doc, spans, np.zeros((len(spans), store.dimension), np.float32))])
-    assert "_text_keys_cache" in changed.__dict__
+    assert "_text_keys_cache" in changed.corpus.__dict__
     saved = store_mod.save(changed, tmp_path / "again")
-    assert saved.__dict__["_text_keys_cache"] is changed.__dict__["_text_keys_cache"]
-    found = saved.rows_of(["A brand new sentence here.", texts[0]])
-    assert [saved.sentence_text(int(r)) for r in found] == ["A brand new sentence here.", texts[0]]
+    assert saved.corpus.__dict__["_text_keys_cache"] is changed.corpus.__dict__["_text_keys_cache"]
+    found = saved.corpus.rows_of(["A brand new sentence here.", texts[0]])
+    assert [saved.corpus.sentence_text(int(r)) for r in found] == ["A brand new sentence here.", texts[0]]
     fresh = store_mod.load(tmp_path / "again")
-    assert np.array_equal(fresh.rows_of(texts[:50]), saved.rows_of(texts[:50]))
+    assert np.array_equal(fresh.corpus.rows_of(texts[:50]), saved.corpus.rows_of(texts[:50]))
 
 
 def test_rows_of_tells_texts_apart_when_their_hashes_collide(built, monkeypatch):
     retriever, index_dir = built
-    texts = retriever._snapshot.store.texts()
+    texts = retriever._features.store.corpus.texts()
     # Every text hashes alike: only the comparison of the texts themselves can find the row.
-    monkeypatch.setattr(store_mod, "hash_texts", lambda items: np.zeros(len(list(items)), dtype=np.uint64))
+    monkeypatch.setattr(corpus_mod, "hash_texts", lambda items: np.zeros(len(list(items)), dtype=np.uint64))
     fresh = store_mod.load(index_dir)
-    rows = fresh.rows_of([texts[5], texts[0], "Not a sentence of the index."])
-    assert [fresh.sentence_text(int(r)) for r in rows[:2]] == [texts[5], texts[0]] and rows[2] == -1
+    rows = fresh.corpus.rows_of([texts[5], texts[0], "Not a sentence of the index."])
+    assert [fresh.corpus.sentence_text(int(r)) for r in rows[:2]] == [texts[5], texts[0]] and rows[2] == -1

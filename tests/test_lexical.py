@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from app_support import SEEDS
 
-from qa.lexical import B, K1, Lexical, tokenize
-from qa.loading import load_directory
-from qa.sentences import split_document
+from qa.ranking.lexical import B, K1, Lexical, tokenize
+from qa.documents.loading import load_directory
+from qa.documents.sentences import split_document
 
 QUESTIONS = ["Who is the president of Ecuador?", "When did formal diplomatic relations begin?",
              "security security alliance Israel Israel Jerusalem", "the of and", "", "zzzz unknownword",
@@ -36,7 +36,7 @@ def test_scores_from_token_ids_equal_bm25s_scores_from_token_strings(texts):
     for question in QUESTIONS:
         ids = ref.get_tokens_ids(tokenize(question))
         want = np.asarray(ref.get_scores_from_ids(ids), np.float32) if ids else np.zeros(len(texts), np.float32)
-        got = lexical.scores(question)
+        got = lexical.scores(lexical.ids(tokenize(question)))
         assert got.dtype == np.float32 and np.array_equal(got, want), question
 
 
@@ -51,15 +51,15 @@ def test_each_token_lists_the_rows_holding_it_in_order(texts):
         assert set(rows.tolist()) == {r for r, t in enumerate(texts) if token in tokenize(t)}
 
 
-def test_query_ids_are_the_distinct_known_tokens(texts):
+def test_ids_keep_known_tokens_in_order_with_repeats(texts):
     lexical = Lexical(texts)
-    ids = lexical.query_ids("alliance Alliance alliances zzzz unknownword")
-    assert ids == [lexical.vocab["allianc"]]
-    assert lexical.query_ids("the of") == []
+    ids = lexical.ids(tokenize("alliance Alliance alliances zzzz unknownword"))
+    assert ids == [lexical.vocab["allianc"]] * 3
+    assert lexical.ids(tokenize("the of")) == []
 
 
 def test_empty_corpus_and_corpus_without_words_score_zero():
     for texts in ([], ["", "the of and", "a"]):
         lexical = Lexical(texts)
-        assert lexical.query_ids("alliance") == []
-        assert np.array_equal(lexical.scores("alliance"), np.zeros(len(texts), np.float32))
+        assert lexical.ids(["allianc"]) == []
+        assert np.array_equal(lexical.scores(lexical.ids(["allianc"])), np.zeros(len(texts), np.float32))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from qa import DocumentError, load_directory, read_document
-from qa.loading import parse_bytes, parse_text
+from qa.documents.loading import parse_bytes, parse_text
 
 SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_efff323ac530a1c5.txt"
 

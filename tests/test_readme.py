@@ -26,7 +26,7 @@ TRANSCRIPTS = [code for lang, code in BLOCKS if lang == "" and code.startswith("
 
 
 def _qa(args: list[str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "qa.cli", *args], cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "qa", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=600, env={**os.environ, "HF_HUB_OFFLINE": "1"})
 
 

@@ -22,9 +22,9 @@ import pytest
 from app_support import ROOT, SEED_DOC, corpus, embedder
 
 from qa import IndexStoreError, Retriever
-from qa import answer as render
-from qa import index as store_mod
-from qa.loading import Document, file_sha256
+from qa.render import html as render
+from qa import store as store_mod
+from qa.documents.loading import Document, file_sha256
 from qa.uploads import add_upload
 
 TESTS = Path(__file__).resolve().parent
@@ -32,8 +32,16 @@ FAKE_MODEL = "test/fake-model"  # the store-level kill test needs no model: vect
 DIM = 32
 SENTENCES = 20_000  # ~50 ms per save here: long enough for kills to land inside one
 
+def search_rows(store, queries, k):
+    """``store.search`` with its ids turned back into corpus rows (-1 kept)."""
+    scores, ids = store.search(queries, k)
+    rows = np.full(ids.shape, -1, dtype=np.int64)
+    rows[ids >= 0] = store.corpus.rows(ids[ids >= 0])
+    return scores, rows
 
-def labelled_store(label: int) -> store_mod.Store:
+
+
+def labelled_store(label: int) -> store_mod.LocalStore:
     """A deterministic store whose every part (documents, spans, vectors) says which ``label`` made it."""
     rng = np.random.default_rng(label)
     half = SENTENCES // 2
@@ -42,11 +50,11 @@ def labelled_store(label: int) -> store_mod.Store:
     spans = np.array([(i, j * 9, j * 9 + 8, j // 10, 0) for i in range(2) for j in range(half)], dtype=np.int32)
     vectors = rng.standard_normal((SENTENCES, DIM)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    return store_mod.Store(FAKE_MODEL, DIM, docs, spans, vectors)
+    return store_mod.LocalStore(FAKE_MODEL, DIM, store_mod.Corpus(docs, spans), vectors)
 
 
-def label_of(store: store_mod.Store) -> int:
-    return int(store.documents[0].path.split("-")[1])
+def label_of(store: store_mod.LocalStore) -> int:
+    return int(store.corpus.documents[0].path.split("-")[1])
 
 
 # The writer: saves labelled stores one after another until killed, printing each label
@@ -55,7 +63,7 @@ SAVE_LOOP = """
 import sys
 sys.path.insert(0, {tests!r})
 from test_reliability import labelled_store
-from qa import index
+from qa import store as index
 label = int(sys.argv[2])
 print("ready", flush=True)
 while True:
@@ -93,9 +101,9 @@ def test_index_killed_at_random_moments_of_a_save_is_always_the_old_or_the_new_g
         # Old: the last save that returned; new: the one in flight when the kill came.
         assert label in (finished, finished + 1), (trial, label, finished)
         expected = labelled_store(label)
-        assert loaded.documents == expected.documents
-        assert np.array_equal(loaded.spans, expected.spans) and np.array_equal(loaded.vectors, expected.vectors)
-        scores, rows = loaded.search(expected.vectors[123:124], 1)  # it answers, from its own vectors
+        assert loaded.corpus.documents == expected.corpus.documents
+        assert np.array_equal(loaded.corpus.spans, expected.corpus.spans) and np.array_equal(loaded.matrix, expected.matrix)
+        scores, rows = search_rows(loaded, expected.matrix[123:124], 1)  # it answers, from its own vectors
         assert rows[0][0] == 123 and scores[0][0] == pytest.approx(1.0, abs=1e-5)
         outcomes.append((len(done), label == finished + 1))
         print(f"trial {trial}: {len(done)} saves completed, loaded the {'new' if label == finished + 1 else 'old'} one")
@@ -249,7 +257,7 @@ def test_rebuild_repairs_a_damaged_index(good_index, tmp_path):
     _damage(index_dir, "manifest-truncated")
     rebuilt = Retriever.from_directory(good_index / "docs", index_dir=index_dir, embedder=embedder(), rebuild=True)
     assert "Noboa" in rebuilt.search("Who is the president of Ecuador?", k=1).hits[0].text
-    assert [d.path for d in store_mod.load(index_dir).documents] == [SEED_DOC]
+    assert [d.path for d in store_mod.load(index_dir).corpus.documents] == [SEED_DOC]
 
 
 def test_app_start_on_a_damaged_index_is_one_readable_line(good_index, tmp_path, capsys):

@@ -5,8 +5,15 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.loading import parse_text, read_document
-from qa.sentences import sentences, split_document
+from qa.documents.loading import parse_text, read_document
+from qa.documents.sentences import split_document
+from qa.store.corpus import Corpus, spans_array
+
+
+def sentences(doc):
+    """The document's sentences with provenance, as the corpus gives them to hits."""
+    corpus = Corpus((doc,), spans_array(0, split_document(doc)))
+    return [corpus.sentence(row) for row in range(len(corpus))]
 from tests.test_loading import SEED
 
 

@@ -1,49 +1,13 @@
-"""Lexical: BM25 over sentences with bm25s (stemmed, English stopwords removed)."""
+"""Lexical: BM25 over sentences with bm25s (stemmed, English stopwords removed).
+
+A question is tokenized once, into its ``Query``; this module then works on tokens and ids.
+"""
 
 from __future__ import annotations
 
-import re
-import threading
-
 import numpy as np
 
-# Tuned on SQuAD (bench/RESULTS.md): short sentences want a low b and a low k1.
-K1 = 0.9
-B = 0.4
-_TOKEN = re.compile(r"(?u)\b\w\w+\b")
-_local = threading.local()
-
-
-def _stem(words: list[str]) -> list[str]:
-    # PyStemmer objects are not thread-safe; one per thread.
-    stemmer = getattr(_local, "stemmer", None)
-    if stemmer is None:
-        import Stemmer
-
-        stemmer = _local.stemmer = Stemmer.Stemmer("english")
-    return stemmer.stemWords(words)
-
-
-def _stopwords() -> frozenset[str]:
-    # The longer (NLTK) list: the short Lucene one keeps "what", "has", "did", "from", which
-    # questions are full of and which then match sentences on their form, not their content
-    # (bench/RESULTS.md: SQuAD MRR@10 +0.006, seed questions among BBC R@3 0.90 -> 1.00).
-    # "won" stays a word: it is listed only as the stem of "won't".
-    from bm25s.stopwords import STOPWORDS_EN_PLUS
-
-    return frozenset(STOPWORDS_EN_PLUS) - {"won"}
-
-
-_STOP: frozenset[str] | None = None
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-cased, stopword-free, Snowball-stemmed word tokens."""
-    global _STOP
-    if _STOP is None:
-        _STOP = _stopwords()
-    words = [w for w in _TOKEN.findall(text.lower()) if w not in _STOP]
-    return _stem(words)
+from ..documents.tokens import B, K1, tokenize  # noqa: F401  (K1, B: this module's BM25 defaults)
 
 
 def _return_freed_memory() -> None:
@@ -88,15 +52,12 @@ class Lexical:
         del ids
         _return_freed_memory()
 
-    def query_ids(self, query: str) -> list[int]:
-        """Vocabulary ids of the query's distinct tokens that occur in the corpus."""
-        return sorted(set(self._ids(query)))
-
-    def _ids(self, query: str) -> list[int]:
-        """Vocabulary ids of the query's tokens that occur in the corpus, repeats and order kept."""
+    def ids(self, tokens: tuple[str, ...] | list[str]) -> list[int]:
+        """Vocabulary ids of the tokens that occur in the corpus, repeats and order kept."""
         if self.size == 0 or self._empty:
             return []
-        return [self.vocab[t] for t in tokenize(query) if t in self.vocab]
+        vocab = self.vocab
+        return [vocab[t] for t in tokens if t in vocab]
 
     def rows_with(self, token_id: int) -> np.ndarray:
         """The sentences (rows) that contain the token, ascending."""
@@ -108,9 +69,8 @@ class Lexical:
         df = int(indptr[token_id + 1] - indptr[token_id])
         return float(np.log(1 + self.size / max(df, 1)))
 
-    def scores(self, query: str) -> np.ndarray:
-        """BM25 score of each sentence (float32, length = number of sentences)."""
-        ids = self._ids(query)
+    def scores(self, ids: list[int]) -> np.ndarray:
+        """BM25 score of each text for a query given as vocabulary ids (``ids``), float32."""
         if not ids:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self._bm25.get_scores_from_ids(ids), dtype=np.float32)

@@ -57,9 +57,8 @@ class AnswerTypes:
         self.number = np.fromiter((bool(_NUMBER.search(t)) for t in texts), dtype=bool, count=len(texts))
         self.cause = np.fromiter((bool(_CAUSE.search(t)) for t in texts), dtype=bool, count=len(texts))
 
-    def match(self, question: str, rows: np.ndarray) -> np.ndarray:
-        """1.0 for each row holding what the question asks for, else 0.0 (all 0.0 for other questions)."""
-        kind = asked_type(question)
+    def match(self, kind: str | None, rows: np.ndarray) -> np.ndarray:
+        """1.0 for each row holding the ``kind`` a question asks for (``asked_type``), else 0.0 (all 0.0 for None)."""
         if kind is None:
             return np.zeros(len(rows), dtype=np.float32)
         return getattr(self, kind)[rows].astype(np.float32)

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from .errors import DocumentError
+from ..errors import DocumentError
 
 log = logging.getLogger(__name__)
 

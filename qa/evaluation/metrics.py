@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import QAError
-from .retrieval import Retriever, SearchResult
+from ..errors import QAError
+from ..retrieval import Retriever, SearchResult
 
 CUTOFFS = (1, 3, 5, 10)
 

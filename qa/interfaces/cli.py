@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _open(args, progress: bool):
-    from .retrieval import Retriever
+    from ..retrieval import Retriever
 
     return Retriever.from_directory(args.docs, index_dir=args.index, model=args.model, progress=progress,
                                     rebuild=args.rebuild)
@@ -115,7 +115,7 @@ def result_to_dict(result) -> dict:
 
 
 def _cmd_eval(args) -> int:
-    from .evaluation import evaluate, read_questions
+    from ..evaluation import evaluate, read_questions
 
     questions = read_questions(args.questions)
     retriever = _open(args, progress=sys.stderr.isatty())
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from .errors import QAError
+    from ..errors import QAError
 
     try:
         return {"index": _cmd_index, "ask": _cmd_ask, "eval": _cmd_eval}[args.command](args)

@@ -22,9 +22,9 @@ import threading
 import unicodedata
 from pathlib import Path
 
-from .errors import DocumentError
-from .loading import SUPPORTED_SUFFIXES, Document, parse_bytes
-from .retrieval import Retriever, UpdateReport
+from ..errors import DocumentError
+from ..documents.loading import SUPPORTED_SUFFIXES, Document, parse_bytes
+from ..retrieval import Retriever, UpdateReport
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Storage: a Store written to and read from disk, crash-safe and checksummed.
+"""Disk: a LocalStore written to and read from a folder, crash-safe and checksummed.
 
 On disk (no pickle anywhere)::
 
@@ -13,7 +13,7 @@ Each save writes a new generation folder, then replaces ``manifest.json`` atomic
 crash at any moment leaves the old generation or the new one, never a mix. Every file the
 manifest lists is checked against its sha256 before it is used.
 
-Above EXACT_SEARCH_LIMIT the loaded Store does not read ``vectors.npy`` into memory: once its
+Above EXACT_SEARCH_LIMIT the loaded store does not read ``vectors.npy`` into memory: once its
 checksum has been verified the file is memory-mapped read-only, and search reads the rows it
 rescores. That mapping sees exactly the verified bytes because qa never rewrites a generation
 folder: a save writes a fresh folder under a temporary name and renames it whole; old
@@ -32,6 +32,7 @@ any other damaged file.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import json
@@ -41,14 +42,16 @@ import re
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
-from . import index as search
-from .errors import IndexStoreError, ModelMismatchError
-from .index import Store
-from .loading import Document, file_sha256, stream_sha256
+from ..documents.loading import Document, file_sha256, stream_sha256
+from ..errors import IndexStoreError, ModelMismatchError
+from .corpus import Corpus
+from . import faiss_index
 
 log = logging.getLogger(__name__)
 
@@ -93,17 +96,17 @@ def _locked(directory: Path):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def save(store: Store, directory: str | Path) -> Store:
-    """Write ``store`` as the next generation under ``directory``; returns it with its generation.
+def save(store, directory: str | Path):
+    """Write ``store`` (a ``LocalStore``) as the next generation under ``directory``; returns it with its generation.
 
     Above EXACT_SEARCH_LIMIT this builds the IVF index if the store has none yet (what its
-    first search would do) and writes it too; the Store returned then maps the saved
+    first search would do) and writes it too; the store returned then maps the saved
     vectors rather than holding them in memory.
     """
     directory = Path(directory)
     # Built before taking the lock: a minute at a million sentences, no other writer need wait.
-    ivf = store._index() if store.approximate else None
-    if not isinstance(ivf, search.ApproximateIndex):
+    ivf = store.faiss_index() if store.approximate else None
+    if not isinstance(ivf, faiss_index.ApproximateIndex):
         ivf = None  # an exact index built before EXACT_SEARCH_LIMIT was lowered: nothing to store
     with _locked(directory):
         try:
@@ -119,9 +122,9 @@ def save(store: Store, directory: str | Path) -> Store:
         try:
             os.chmod(tmp, 0o755)
             files = {
-                "documents.jsonl": _write_file(tmp / "documents.jsonl", lambda f: _write_documents(f, store.documents)),
-                "spans.npy": _write_file(tmp / "spans.npy", lambda f: np.save(f, store.spans, allow_pickle=False)),
-                "vectors.npy": _write_file(tmp / "vectors.npy", lambda f: np.save(f, store.vectors, allow_pickle=False)),
+                "documents.jsonl": _write_file(tmp / "documents.jsonl", lambda f: _write_documents(f, store.corpus.documents)),
+                "spans.npy": _write_file(tmp / "spans.npy", lambda f: np.save(f, store.corpus.spans, allow_pickle=False)),
+                "vectors.npy": _write_file(tmp / "vectors.npy", lambda f: np.save(f, store.matrix, allow_pickle=False)),
             }
             if ivf is not None:
                 files[IVF_FILE] = _write_file(tmp / IVF_FILE, ivf.write)
@@ -141,7 +144,7 @@ def save(store: Store, directory: str | Path) -> Store:
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "files": files,
             "documents": [{"path": d.path, "sha256": d.sha256, "sentences": int(c)}
-                          for d, c in zip(store.documents, np.diff(store.doc_rows()))],
+                          for d, c in zip(store.corpus.documents, np.diff(store.corpus.doc_rows()))],
         }
         tmp_manifest = directory / f".{MANIFEST}.{os.getpid()}.tmp"
         _write_file(tmp_manifest, lambda f: f.write(json.dumps(manifest, indent=1).encode()))
@@ -194,8 +197,20 @@ def exists(directory: str | Path) -> bool:
     return (Path(directory) / MANIFEST).exists()
 
 
-def load(directory: str | Path, model: str | None = None, dimension: int | None = None) -> Store:
-    """Load the current generation under ``directory``, verifying every checksum.
+@dataclass(frozen=True)
+class Stored:
+    """One generation as read from disk; ``ivf(vectors)`` reads its IVF index, if it has one."""
+
+    model: str
+    dimension: int
+    corpus: Corpus
+    vectors: np.ndarray
+    generation: int
+    ivf: Callable[[np.ndarray], object] | None = None
+
+
+def read(directory: str | Path, model: str | None = None, dimension: int | None = None) -> Stored:
+    """Read the current generation under ``directory``, verifying every checksum.
 
     ``model``/``dimension``, when given, must match what the index was built with. A save
     in another process may switch generations (and delete the old one) while this reads;
@@ -234,7 +249,7 @@ def _check_model(directory: Path, manifest: dict, model: str | None, dimension: 
         )
 
 
-def _load_generation(directory: Path, manifest: dict) -> Store:
+def _load_generation(directory: Path, manifest: dict) -> Stored:
     try:
         folder_name, files = manifest["folder"], manifest["files"]
         model, dimension, generation = str(manifest["model"]), int(manifest["dimension"]), int(manifest["generation"])
@@ -249,7 +264,7 @@ def _load_generation(directory: Path, manifest: dict) -> Store:
     if set(files) - {IVF_FILE} != set(FILES) or (IVF_FILE in files and manifest.get("format") < 2):
         raise IndexStoreError(f"{directory / MANIFEST} does not list the index files {', '.join(FILES)}; {REBUILD}")
     folder = directory / folder_name
-    approximate = sentences > search.EXACT_SEARCH_LIMIT
+    approximate = sentences > faiss_index.EXACT_SEARCH_LIMIT
     # Each file is read once and parsed from the bytes whose checksum was verified (or, for
     # mapped vectors, mapped from the file whose checksum was verified).
     data = {name: _read_verified(folder / name, files[name]) for name in ("documents.jsonl", "spans.npy")}
@@ -272,12 +287,10 @@ def _load_generation(directory: Path, manifest: dict) -> Store:
         if rows.min() < 0 or rows.max() >= len(documents) or np.any(spans[:, 1] < 0) or np.any(spans[:, 1] > spans[:, 2]) \
                 or np.any(spans[:, 2] > lengths[rows]):
             raise IndexStoreError(f"index at {directory} has sentence spans outside its documents; {REBUILD}")
-    # The Store converts vectors stored in the other layout (an index saved when the limit
-    # was elsewhere) straight to its own: no float32 copy on the way.
-    store = Store(model, dimension, documents, spans, vectors, generation)
+    ivf = None
     if approximate and IVF_FILE in files:
-        store = store.renumbered(generation, index=_load_ivf(folder / IVF_FILE, files[IVF_FILE], store.vectors))
-    return store
+        ivf = functools.partial(_load_ivf, folder / IVF_FILE, files[IVF_FILE])
+    return Stored(model, dimension, Corpus(documents, spans), vectors, generation, ivf)
 
 
 def _verify(path: Path, meta, digest: str, size: int) -> None:
@@ -370,6 +383,6 @@ def _load_ivf(path: Path, meta, vectors: np.ndarray):
     except OSError as err:
         raise _unreadable(path, err) from None
     try:
-        return search.ApproximateIndex.read(data, vectors)
+        return faiss_index.ApproximateIndex.read(data, vectors)
     except ValueError as err:
         raise IndexStoreError(f"index file {path} is corrupted ({err}); {REBUILD}") from None

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelLoadError
-from .loading import file_sha256
+from ..errors import ModelLoadError
+from ..documents.loading import file_sha256
 
 log = logging.getLogger(__name__)
 

@@ -55,7 +55,7 @@ class Span:
 def split_document(doc: Document) -> list[Span]:
     """Split a document's body into sentence spans, in order.
 
-    >>> from qa.loading import parse_text
+    >>> from qa.documents.loading import parse_text
     >>> doc = parse_text('Title\\n\\nDr. Smith paid $1.13bn. He called it "a great deal." Done.', "a.txt")
     >>> [doc.text[s.start:s.end] for s in split_document(doc)]
     ['Dr. Smith paid $1.13bn.', 'He called it "a great deal."', 'Done.']
@@ -72,18 +72,6 @@ def split_document(doc: Document) -> list[Span]:
             else:
                 spans.extend(Span(s, e, paragraph) for s, e in _segment(text, part_start, part_end))
     return spans
-
-
-def sentences(doc: Document) -> list[Sentence]:
-    """The document's sentences as ``Sentence`` objects (see ``split_document``)."""
-    spans = split_document(doc)
-    return [make_sentence(doc, i, span, len(spans)) for i, span in enumerate(spans)]
-
-
-def make_sentence(doc: Document, index: int, span: Span, total: int) -> Sentence:
-    return Sentence(doc=doc.path, title=doc.title, source=doc.source, date=doc.date, number=index + 1,
-                    total=total, paragraph=span.paragraph, start=span.start, end=span.end,
-                    text=doc.text[span.start:span.end], heading=span.heading)
 
 
 def _blocks(body: str, base: int):

@@ -17,8 +17,8 @@ import re
 from typing import Sequence
 from urllib.parse import quote, unquote
 
-from .loading import Document
-from .retrieval import Hit, SearchResult
+from ..documents.loading import Document
+from ..retrieval import Hit, SearchResult
 
 # Hybrid scores have no fixed scale (they depend on the ranking recipe and the mode), so a
 # match is judged against the best sentence found for the same question.

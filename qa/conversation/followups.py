@@ -25,21 +25,34 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from .retrieval import Hit, Retriever, SearchResult
+from ..documents.filters import Filter
+from ..retrieval import Hit, Retriever, SearchResult
 
 log = logging.getLogger(__name__)
 
-# Sentences from the articles the conversation is about get this much on top of their own
-# score, scaled so the question's best sentence scores 1: enough to beat an equally worded
-# sentence elsewhere, not enough to lift an unrelated sentence over a strong match in another
-# article. (Retrieval scores have no fixed scale, hence the scaling.)
-TOPIC_BONUS = 0.25
-# A follow-up's own words carry less meaning ("he", "it"), so its best cosine is lower than
-# a standalone question's; it counts as answered when the question read in context is
-# answered and the question alone still comes this close to the found threshold.
-FOLLOW_UP_FOUND_RATIO = 0.7
-# How many earlier questions a chain of follow-ups keeps as context.
-CONTEXT_QUESTIONS = 2
+@dataclass(frozen=True)
+class FollowUpSettings:
+    """The tunable numbers of follow-up handling (tests/conversation/test_followups.py)."""
+
+    # Sentences from the articles the conversation is about get this much on top of their own
+    # score, scaled so the question's best sentence scores 1: enough to beat an equally worded
+    # sentence elsewhere, not enough to lift an unrelated sentence over a strong match in
+    # another article. (Retrieval scores have no fixed scale, hence the scaling.)
+    topic_bonus: float = 0.25
+    # A follow-up's own words carry less meaning ("he", "it"), so its best cosine is lower than
+    # a standalone question's; it counts as answered when the question read in context is
+    # answered and the question alone still comes this close to the found threshold.
+    found_ratio: float = 0.7
+    # How many earlier questions a chain of follow-ups keeps as context.
+    context_questions: int = 2
+    # A question of this many words or fewer leans on the conversation.
+    short_question_words: int = 3
+    # Each reading is searched this deep (at least ``wide_per_hit`` times k) before merging.
+    wide: int = 20
+    wide_per_hit: int = 4
+
+
+DEFAULT = FollowUpSettings()
 
 _PRONOUNS = re.compile(
     r"\b(he|she|him|her|his|hers|they|them|their|theirs|it|its|there|then|the same|"
@@ -50,7 +63,6 @@ _DEMONSTRATIVE = re.compile(r"^\s*(that|this|those|these)\b|\b(that|this|those|t
 _CONTINUATION = re.compile(r"^\s*(and|also|but|so|what about|how about|what else|anything else|tell me more)\b",
                            re.IGNORECASE)
 _WORD = re.compile(r"\w+")
-SHORT_QUESTION_WORDS = 3
 
 
 @dataclass(frozen=True)
@@ -72,7 +84,7 @@ class Turn:
         return tuple(dict.fromkeys(h.sentence.doc for h in self.result.hits))
 
 
-def is_follow_up(question: str) -> bool:
+def is_follow_up(question: str, settings: FollowUpSettings = DEFAULT) -> bool:
     """Whether a question leans on the conversation: a pronoun, "and ...", or only a few words.
 
     >>> is_follow_up("What did he say about the hostages?"), is_follow_up("And Israel?")
@@ -82,11 +94,11 @@ def is_follow_up(question: str) -> bool:
     """
     if _PRONOUNS.search(question) or _DEMONSTRATIVE.search(question) or _CONTINUATION.match(question):
         return True
-    return len(_WORD.findall(question)) <= SHORT_QUESTION_WORDS
+    return len(_WORD.findall(question)) <= settings.short_question_words
 
 
 def ask(retriever: Retriever, question: str, previous: Turn | None = None, k: int = 3,
-        mode: str = "hybrid") -> Turn:
+        mode: str = "hybrid", filter: Filter | None = None, settings: FollowUpSettings = DEFAULT) -> Turn:
     """Answer ``question`` with ``k`` sentences, reading it as a follow-up of ``previous`` if it is one.
 
     Raises ``QueryError`` for an empty question or a bad ``k``/``mode``, like ``Retriever.search``.
@@ -96,31 +108,31 @@ def ask(retriever: Retriever, question: str, previous: Turn | None = None, k: in
     >>> turn.result.found, turn.result.hits[0].text, turn.follow_up_of
     (True, 'Formal diplomatic relations began in 1949.', None)
     """
-    if previous is None or not is_follow_up(question):
-        result = retriever.search(question, k=k, mode=mode)
+    if previous is None or not is_follow_up(question, settings):
+        result = retriever.search(question, k=k, mode=mode, filter=filter)
         return Turn(result.question, result, None, (result.question,))
-    context = _context(previous)
-    wide = max(4 * k, 20)
-    alone, in_context = retriever.search_batch([question, f"{context} {question}"], k=wide, mode=mode)
+    context = _context(previous, settings)
+    wide = max(settings.wide_per_hit * k, settings.wide)
+    alone, in_context = retriever.search_batch([question, f"{context} {question}"], k=wide, mode=mode, filter=filter)
     # The topic is the article the previous answer came from and the one the question read in
     # context points to; a wider topic (every article cited) would let a distractor share the bonus.
     topic = {hits[0].sentence.doc for hits in (previous.result.hits, in_context.hits) if hits}
-    hits = _merge(alone.hits, in_context.hits, topic, k)
-    threshold = getattr(retriever.fusion, "threshold", 0.0)
-    found = alone.found or (in_context.found and alone.confidence >= FOLLOW_UP_FOUND_RATIO * threshold)
+    hits = _merge(alone.hits, in_context.hits, topic, k, settings.topic_bonus)
+    threshold = retriever.fusion.settings.threshold
+    found = alone.found or (in_context.found and alone.confidence >= settings.found_ratio * threshold)
     log.debug("follow-up %r read after %r: found=%s", question, context, found)
     result = dataclasses.replace(alone, hits=hits, found=found)
     return Turn(alone.question, result, context, (alone.question, in_context.question))
 
 
-def _context(previous: Turn) -> str:
+def _context(previous: Turn, settings: FollowUpSettings) -> str:
     questions = [*(previous.follow_up_of or "").split("\n"), previous.question]
-    kept = [q for q in questions if q][-CONTEXT_QUESTIONS:]
+    kept = [q for q in questions if q][-settings.context_questions:]
     # Turn.follow_up_of keeps the chain one question a line, so it can be cut again later.
     return "\n".join(kept)
 
 
-def _merge(alone: Sequence[Hit], in_context: Sequence[Hit], topic: set[str], k: int) -> tuple[Hit, ...]:
+def _merge(alone: Sequence[Hit], in_context: Sequence[Hit], topic: set[str], k: int, bonus: float) -> tuple[Hit, ...]:
     """Rank by both readings' (scaled) scores plus the topic bonus; renumber ranks from 1.
 
     A sentence that answers the question alone and also the question read after the previous
@@ -139,7 +151,7 @@ def _merge(alone: Sequence[Hit], in_context: Sequence[Hit], topic: set[str], k: 
         if key not in own:
             # Found only through the earlier question: the question alone did not score it.
             hit = dataclasses.replace(hit, score=0.0)
-        value = own.get(key, 0.0) + read_after.get(key, 0.0) + (TOPIC_BONUS if hit.sentence.doc in topic else 0.0)
+        value = own.get(key, 0.0) + read_after.get(key, 0.0) + (bonus if hit.sentence.doc in topic else 0.0)
         best[key] = (value, hit)
     ranked = sorted(best.values(), key=lambda pair: -pair[0])[:k]
     return tuple(dataclasses.replace(hit, rank=i) for i, (_, hit) in enumerate(ranked, 1))

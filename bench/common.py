@@ -75,9 +75,9 @@ def synthesize(base_store, n_sentences: int, seed: int = 0):
 
     rng = random.Random(seed)
     nrng = np.random.default_rng(seed)
-    docs = base_store.documents
+    docs = base_store.corpus.documents
     vocab = sorted({w for d in docs for w in _WORD.findall(d.text)})
-    rows = base_store.doc_rows()
+    rows = base_store.corpus.doc_rows()
     out_docs, spans_parts, vec_parts = [], [], []
     total, copy = 0, 0
     while total < n_sentences:
@@ -88,7 +88,7 @@ def synthesize(base_store, n_sentences: int, seed: int = 0):
             doc = Document(path=f"synthetic-{copy:04d}/{d.path}", title=d.title, text=text, sha256=f"{copy}-{d.sha256}",
                            source=d.source, date=d.date)
             spans = split_document(doc)
-            real = base_store.vectors[rows[i]:rows[i + 1]].astype(np.float32)
+            real = base_store.matrix[rows[i]:rows[i + 1]].astype(np.float32)
             take = np.minimum(np.arange(len(spans)), len(real) - 1)
             noisy = real[take] + nrng.normal(0, 0.03, (len(spans), real.shape[1])).astype(np.float32)
             noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)

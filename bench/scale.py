@@ -45,8 +45,8 @@ def cmd_warmup_memory(args) -> dict:
     mem0 = memory()
     out = {}
     r = Retriever(args.index, embedder=embedder).load()
-    snapshot = r._snapshot
-    n = len(snapshot.store)
+    snapshot = r._features
+    n = len(snapshot.corpus)
     steps = [("load", lambda: None), ("lexical", lambda: snapshot.lexical),
              ("document_lexical", lambda: snapshot.document_lexical), ("answer_types", lambda: snapshot.answer_types),
              ("paragraphs", lambda: snapshot.paragraphs), ("groups", lambda: snapshot.groups),
@@ -76,21 +76,20 @@ def cmd_update(args) -> dict:
     print(machine())
     r = Retriever(args.index, embedder=Embedder()).load()
     r.embedder.encode(["warm up"])
-    base = r._snapshot.store
+    base = r._features.store
     out = {"size": len(base), "updates": []}
     for i in range(3):
-        doc = base.documents[5]
+        doc = base.corpus.documents[5]
         doc = Document(f"update-{i}.txt", doc.title, f"{doc.text}\n\nA closing sentence number {i}.", f"sha-update-{i}")
         spans = split_document(doc)
         t = time.perf_counter()
         vectors, encoded = r._embed_spans([doc], [spans], False)
         lookup_s = time.perf_counter() - t
-        r._snapshot = Snapshot(r._snapshot.store.changed(add=[(doc, spans, vectors[0])]))
+        r._features = Features(r._features.store.changed(add=[(doc, spans, vectors[0])]))
         out["updates"].append({"sentences": len(spans), "embedded": encoded, "lookup_ms": round(lookup_s * 1000)})
         print(json.dumps(out["updates"][-1]), flush=True)
-    snapshot = Snapshot(base)
     t = time.perf_counter()
-    old = dict(zip(snapshot.texts(), base.vectors))
+    old = dict(zip(base.corpus.texts(), base.matrix))
     out["baseline_text_to_vector_dict_ms"] = round((time.perf_counter() - t) * 1000)
     del old
     print(json.dumps(out))
@@ -150,7 +149,7 @@ def cmd_ann(args) -> list[dict]:
 
     logging.basicConfig(level=logging.WARNING)  # as when this ran under bench/speed.py
     print(machine())
-    base = squad_retriever()._snapshot.store.matrix.astype(np.float32)
+    base = squad_retriever()._features.store.matrix.astype(np.float32)
     queries = Embedder().encode(questions(args.queries))
     rng = np.random.default_rng(0)
     out = []
@@ -208,7 +207,7 @@ def cmd_codes(args) -> list[dict]:
     from qa.embedding import Embedder
 
     print(machine())
-    stored = store_mod.load(args.index).vectors
+    stored = store_mod.load(args.index).matrix
     queries = Embedder().encode(questions(args.queries)).astype(np.float32)
     out = []
     for size in args.sizes:

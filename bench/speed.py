@@ -88,8 +88,8 @@ def cmd_build(args) -> dict:
                     cpu[backend] += time.process_time() - c
                     if embedder.backend == "onnx":
                         by_text = dict(zip(texts, ref))
-                        got = r._snapshot.store.matrix.astype(np.float32)
-                        want = np.stack([by_text[x] for x in r._snapshot.texts()])
+                        got = r._features.store.matrix.astype(np.float32)
+                        want = np.stack([by_text[x] for x in r._features.corpus.texts()])
                         worst_diff = max(worst_diff, float(np.abs(got - want).max()))
                 finally:
                     shutil.rmtree(index_dir, ignore_errors=True)
@@ -135,7 +135,7 @@ def cmd_query_build(args) -> dict:
     from qa import store as store_mod
 
     t = time.perf_counter()
-    base = squad_retriever()._snapshot.store
+    base = squad_retriever()._features.store
     store = synthesize(base, args.size) if args.size > len(base) else base
     synth_s = time.perf_counter() - t
     t = time.perf_counter()
@@ -163,7 +163,7 @@ def cmd_query_one(args) -> dict:
     t = time.perf_counter()
     r = Retriever(args.index, embedder=embedder).load()
     load_s = time.perf_counter() - t
-    store = r._snapshot.store
+    store = r._features.store
     n = len(store)
     t = time.perf_counter()
     for q in qs[:3]:  # builds BM25, answer types, groups: warm from here on
@@ -195,7 +195,7 @@ def cmd_query_one(args) -> dict:
     mapped_size, mapped_rss = mapped_resident("vectors.npy")
     out["mapped_vectors_bytes_per_sentence"] = round(mapped_size / n)
     out["mapped_vectors_resident_share"] = round(mapped_rss / mapped_size, 3) if mapped_size else None
-    out["memory_parts_bytes_per_sentence"] = {k: round(v / n) for k, v in memory_parts(r._snapshot).items()}
+    out["memory_parts_bytes_per_sentence"] = {k: round(v / n) for k, v in memory_parts(r._features).items()}
     out["rss_mb"] = round(mem1["VmRSS"] / 2**20)
     out["peak_rss_mb"] = round(peak_rss_mb())
     folder = Path(args.index) / json.loads((Path(args.index) / "manifest.json").read_text())["folder"]

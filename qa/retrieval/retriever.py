@@ -47,10 +47,12 @@ class Retriever:
     """
 
     def __init__(self, index_dir: str | Path | None = None, model: str | None = None,
-                 embedder: Embedder | None = None, fusion: Fusion | None = None):
+                 embedder: Embedder | None = None, fusion: Fusion | None = None, store: str | None = None):
         self.index_dir = Path(index_dir) if index_dir is not None else None
         self.embedder = embedder or Embedder(model)
         self.fusion = fusion or Fusion()
+        # None/"local": the FAISS store saved in index_dir; "milvus:PATH.db" or "milvus://HOST:PORT": Milvus.
+        self.store_spec = store
         self._features = Features(stores.LocalStore(self.embedder.model_id, 0))
         self._write_lock = threading.RLock()
         self.last_update: UpdateReport | None = None
@@ -66,28 +68,36 @@ class Retriever:
         What the update did is in ``retriever.last_update``.
         """
         retriever = cls(index_dir if index_dir is not None else default_index_dir(docs_dir), model=model, **kwargs)
-        if stores.exists(retriever.index_dir) and not rebuild:
-            retriever.load()
+        if stores.is_milvus(retriever.store_spec) or (stores.exists(retriever.index_dir) and not rebuild):
+            retriever.load(rebuild=rebuild)
         retriever.last_update = retriever.sync(docs_dir, progress=progress, save=True, force_save=rebuild)
         return retriever
 
-    def load(self) -> "Retriever":
-        """Load the persisted index from ``index_dir`` (checksums verified)."""
-        if self.index_dir is None:
+    def load(self, rebuild: bool = False) -> "Retriever":
+        """Open the persisted index: ``index_dir`` (checksums verified), or the Milvus store named by ``store``."""
+        if self.index_dir is None and not stores.is_milvus(self.store_spec):
             raise IndexStoreError("this Retriever has no index_dir to load from")
-        store = stores.load(self.index_dir, model=self.embedder.model_id)
+        dimension = self.embedder.dimension if stores.is_milvus(self.store_spec) else 0
+        store = stores.open_store(self.store_spec, self.index_dir, self.embedder.model_id, dimension, rebuild=rebuild)
         with self._write_lock:
             self._features = Features(store)
         return self
 
     def save(self) -> "Retriever":
         """Persist the index to ``index_dir`` as a new generation (atomic)."""
-        if self.index_dir is None:
+        if self.index_dir is None and not stores.is_milvus(self.store_spec):
             raise IndexStoreError("this Retriever has no index_dir; pass index_dir= to save it")
         with self._write_lock:
             store = self._features.store.persist(self.index_dir)
             self._features = Features(store, self._features)
         return self
+
+    @property
+    def _persistent(self) -> bool:
+        return self.index_dir is not None or stores.is_milvus(self.store_spec)
+
+    def _saved(self) -> bool:
+        return stores.is_milvus(self.store_spec) or stores.exists(self.index_dir)
 
     @property
     def documents(self) -> tuple[Document, ...]:
@@ -118,7 +128,7 @@ class Retriever:
             gone = {d.path for d in self.documents if d.path not in present}
             result = self._apply(list(report.documents), gone, progress)
             result = dataclasses.replace(result, skipped=tuple((s.path, s.reason) for s in report.skipped))
-            if save and self.index_dir is not None and (result.changed or force_save or not stores.exists(self.index_dir)):
+            if save and self._persistent and (result.changed or force_save or not self._saved()):
                 self.save()
         return result
 
@@ -130,7 +140,7 @@ class Retriever:
         docs = [item if isinstance(item, Document) else read_document(item) for item in items]
         with self._write_lock:
             report = self._apply(docs, set(), progress)
-            if save and report.changed and self.index_dir is not None:
+            if save and report.changed and self._persistent:
                 self.save()
         return report
 
@@ -140,14 +150,14 @@ class Retriever:
             if doc not in self._features.corpus.paths:
                 raise DocumentError(f"{doc}: no such document in the index")
             report = self._apply([], {doc}, False)
-            if save and self.index_dir is not None:
+            if save and self._persistent:
                 self.save()
         return report
 
     def _apply(self, docs: list[Document], remove: set[str], progress: bool) -> UpdateReport:
         store = self._features.store
         if store.dimension == 0:
-            store = stores.LocalStore(self.embedder.model_id, self.embedder.dimension)
+            store = stores.open_store(self.store_spec, None, self.embedder.model_id, self.embedder.dimension)
         known = {d.path: d.sha256 for d in store.corpus.documents}
         added, updated, unchanged, fresh = [], [], [], []
         for doc in docs:

@@ -13,7 +13,7 @@ from app_support import SEED_DOC, SEEDS, embedder
 
 from pathlib import Path
 
-SEED_QUESTIONS = Path(__file__).resolve().parent / "data" / "seed_questions.jsonl"  # copied from ../shared/data/seed
+SEED_QUESTIONS = Path(__file__).resolve().parents[1] / "data" / "seed_questions.jsonl"  # copied from ../shared/data/seed
 
 
 @pytest.fixture(scope="module")
@@ -76,10 +76,10 @@ def test_seed_questions_are_all_answered_in_the_top_three(seeds):
     assert report.abstain_recall == 1.0 and report.false_abstain <= 0.10
 
 
-BBC = Path(__file__).resolve().parents[2] / "shared" / "data" / "bbc"
+BBC = Path(__file__).resolve().parents[3] / "shared" / "data" / "bbc"
 # The 196 BBC articles that any mode put in the top ten for a seed question when all 2,225
 # were indexed (bench/quality.py "seedbbc"): the distractors that matter, embedded in seconds.
-BBC_DISTRACTORS = Path(__file__).resolve().parent / "data" / "bbc_distractors.txt"
+BBC_DISTRACTORS = Path(__file__).resolve().parents[1] / "data" / "bbc_distractors.txt"
 
 
 @pytest.mark.skipif(not BBC.is_dir(), reason="needs ../shared/data/bbc")

@@ -61,7 +61,7 @@ def label_of(store: store_mod.LocalStore) -> int:
 # once its save has returned (so a label printed is certainly on disk).
 SAVE_LOOP = """
 import sys
-sys.path.insert(0, {tests!r})
+sys.path[:0] = [{tests!r}, {shared!r}]
 from test_reliability import labelled_store
 from qa import store as index
 label = int(sys.argv[2])
@@ -92,7 +92,7 @@ def test_index_killed_at_random_moments_of_a_save_is_always_the_old_or_the_new_g
     rng = random.Random(20250601)
     last, outcomes = 1, []
     for trial in range(12):
-        proc = subprocess.Popen([sys.executable, "-c", SAVE_LOOP.format(tests=str(TESTS)), str(index_dir), str(last)],
+        proc = subprocess.Popen([sys.executable, "-c", SAVE_LOOP.format(tests=str(TESTS), shared=str(TESTS.parent)), str(index_dir), str(last)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
         done = [int(x) for x in _kill_after(proc, rng.uniform(0.0, 0.35))]
         finished = done[-1] if done else last

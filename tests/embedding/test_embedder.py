@@ -13,7 +13,7 @@ import pytest
 from qa import ModelLoadError
 from qa.embedding.embedder import PARITY_TOLERANCE, Embedder
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TEXTS = [
     "Who is the president of Ecuador?",
     "Formal diplomatic relations began in 1949.",

@@ -32,7 +32,7 @@ def clustered(n: int, seed: int = 0) -> np.ndarray:
     return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
 
 
-def store_of(vectors: np.ndarray) -> Store:
+def store_of(vectors: np.ndarray) -> LocalStore:
     n = len(vectors)
     spans = np.zeros((n, 5), dtype=np.int32)
     spans[:, 1] = np.arange(n)
@@ -108,7 +108,7 @@ def test_growing_past_the_limit_changes_layout_and_round_trips(low_limit, tmp_pa
 
 # -- a large store on disk: vectors memory-mapped, IVF index stored ------------------------
 
-def saved_large(tmp_path, n: int = 4000) -> tuple[Store, Path]:
+def saved_large(tmp_path, n: int = 4000) -> tuple[LocalStore, Path]:
     store = store_of(clustered(n))
     store_mod.save(store, tmp_path / "idx")
     return store, tmp_path / "idx"

@@ -11,9 +11,20 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass
+from typing import Protocol
 
 from ..errors import QueryError
-from .loading import Document
+
+
+class Dated(Protocol):
+    """What a filter reads of a document; a ``Document`` is one. (Not imported from loading:
+    loading imports ``dates``, which builds filters, and imports must not go round a cycle.)"""
+
+    @property
+    def date(self) -> str | None: ...
+
+    @property
+    def source(self) -> str | None: ...
 
 
 def _iso(value: str | _dt.date | None, name: str) -> str | None:
@@ -71,7 +82,7 @@ class Filter:
         """Whether the filter bounds dates (and so keeps undated documents out)."""
         return bool(self.since or self.until)
 
-    def admits(self, doc: Document) -> bool:
+    def admits(self, doc: Dated) -> bool:
         """Whether ``doc`` may be quoted under this filter."""
         if self.dated:
             if not doc.date:

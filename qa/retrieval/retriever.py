@@ -20,6 +20,7 @@ from ..errors import DocumentError, IndexStoreError, QueryError
 from ..ranking.features import Features
 from ..ranking.fusion import MODES, Fusion
 from ..ranking.query import Query
+from .batching import MicroBatcher
 from .hits import make_hit
 from .results import SearchResult, UpdateReport
 
@@ -53,6 +54,8 @@ class Retriever:
         self.fusion = fusion or Fusion()
         # None/"local": the FAISS store saved in index_dir; "milvus:PATH.db" or "milvus://HOST:PORT": Milvus.
         self.store_spec = store
+        # Questions searched at the same moment from several threads are embedded together.
+        self._questions = MicroBatcher(lambda texts: self.embedder.encode(texts))
         self._features = Features(stores.LocalStore(self.embedder.model_id, 0))
         self._write_lock = threading.RLock()
         self.last_update: UpdateReport | None = None
@@ -158,10 +161,12 @@ class Retriever:
         store = self._features.store
         if store.dimension == 0:
             store = stores.open_store(self.store_spec, None, self.embedder.model_id, self.embedder.dimension)
-        known = {d.path: d.sha256 for d in store.corpus.documents}
+        # A document counts as unchanged only if its metadata read the same too: a loader that
+        # learns to read a title or a date updates old indexes (its sentences' vectors are reused).
+        known = {d.path: _identity(d) for d in store.corpus.documents}
         added, updated, unchanged, fresh = [], [], [], []
         for doc in docs:
-            if known.get(doc.path) == doc.sha256:
+            if known.get(doc.path) == _identity(doc):
                 unchanged.append(doc.path)
                 continue
             (updated if doc.path in known else added).append(doc.path)
@@ -229,7 +234,7 @@ class Retriever:
         features = self._features  # one generation for the whole batch
         if len(features.corpus) == 0:
             return [SearchResult(q.text, (), False, 0.0, mode, q.truncated, q.filter) for q in queries]
-        qvecs = self.embedder.encode([q.text for q in queries]) if mode != "bm25" else None
+        qvecs = self._questions.encode([q.text for q in queries]) if mode != "bm25" else None
         window = self.fusion.settings.context_window
         results = []
         for i, query in enumerate(queries):
@@ -238,3 +243,7 @@ class Retriever:
                          for rank, (row, score, dups) in enumerate(ranked.rows))
             results.append(SearchResult(query.text, hits, ranked.found, ranked.confidence, mode, query.truncated, query.filter))
         return results
+
+
+def _identity(doc: Document) -> tuple:
+    return doc.sha256, doc.title, doc.date, doc.source, doc.body_start, doc.kind

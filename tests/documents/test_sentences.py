@@ -14,7 +14,9 @@ def sentences(doc):
     """The document's sentences with provenance, as the corpus gives them to hits."""
     corpus = Corpus((doc,), spans_array(0, split_document(doc)))
     return [corpus.sentence(row) for row in range(len(corpus))]
-from tests.test_loading import SEED
+from app_support import SEEDS, SEED_DOC
+
+SEED = SEEDS / SEED_DOC
 
 
 def texts(body: str, title: str = "A Title") -> list[str]:

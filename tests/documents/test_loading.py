@@ -9,7 +9,7 @@ import pytest
 from qa import DocumentError, load_directory, read_document
 from qa.documents.loading import parse_bytes, parse_text
 
-SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_efff323ac530a1c5.txt"
+SEED = Path(__file__).resolve().parents[2] / "seeds" / "000_efff323ac530a1c5.txt"
 
 
 def test_seed_header_gives_title_date_and_source():

@@ -1,4 +1,4 @@
-"""Shared set-up for the app, chat, answer and browser tests.
+"""Shared set-up for the tests that need the seed articles indexed (app, chat, render, browser ...).
 
 The embedding model is loaded once per test process and shared by every Retriever the
 tests build; each test that changes documents gets its own folder and index.
@@ -10,18 +10,16 @@ import atexit
 import functools
 import shutil
 import socket
-import sys
 import tempfile
 from pathlib import Path
 
+from qa import Retriever
+from qa.embedding import Embedder
+
+# Tests import this module (and app.py) through pyproject.toml's pytest ``pythonpath``.
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 SEED_DOC = "000_efff323ac530a1c5.txt"
-if str(ROOT) not in sys.path:  # app.py lives at the repository root
-    sys.path.insert(0, str(ROOT))
-
-from qa import Retriever  # noqa: E402
-from qa.embedding import Embedder  # noqa: E402
 
 HOSTAGE_SENTENCES = (
     "Both leaders also addressed the ongoing hostage situation in Gaza, with Noboa stating, "

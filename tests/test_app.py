@@ -1,56 +1,39 @@
-"""The app: launch settings, what each control does, and the HTTP API on a live server."""
+"""app.py: its settings (flags, environment, defaults), its start-up, and that it is wiring only."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
-import gradio as gr
-import httpx
-import pytest
-from app_support import HOSTAGE_SENTENCES, SEED_DOC, corpus, folder_state, free_port
-from gradio_client import Client
+from app_support import free_port
 
 import app
-from qa.render import html as render
 from qa.uploads import MAX_UPLOAD_BYTES
 
-# gradio's queue calls a pandas option that pandas 3 deprecates; not ours to fix.
-pytestmark = pytest.mark.filterwarnings("ignore:.*(no_silent_downcasting|copy keyword).*")
-ARTICLE = "Solar Farm Opens In Quito\n\nThe new solar farm near Quito powers 9,000 homes. It cost 40 million dollars.\n"
+
+def _imports(path: Path) -> set[str]:
+    """The modules a file imports, relative ones resolved (``from ..render import html`` -> qa.render.html)."""
+    package = ".".join(path.relative_to(app.ROOT).with_suffix("").parts[:-1])
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = ".".join(package.split(".")[:len(package.split(".")) - node.level + 1]) if node.level else ""
+            module = ".".join(part for part in (base, node.module) if part)
+            found |= {module, *(f"{module}.{a.name}" for a in node.names)}
+    return found
 
 
-@pytest.fixture
-def handlers(tmp_path):
-    retriever, docs = corpus(tmp_path)
-    return app.Handlers(retriever, docs, max_upload_bytes=64 * 1024)
-
-
-def _upload_file(tmp_path: Path, name: str, data: bytes | str) -> str:
-    # Gradio hands the handler a temporary file named like the user's file.
-    path = tmp_path / "gradio-upload" / name
-    path.parent.mkdir(exist_ok=True)
-    path.write_bytes(data.encode() if isinstance(data, str) else data)
-    return str(path)
-
-
-# -- settings ---------------------------------------------------------------------------
-
-def test_launch_settings_listen_locally_without_share_link_and_block_private_folders(tmp_path):
-    settings = app.launch_settings("127.0.0.1", 7860, tmp_path / "docs", tmp_path / "index", 5_000_000)
-    assert settings["server_name"] == "127.0.0.1" and settings["server_port"] == 7860
-    assert settings["share"] is False and settings["ssr_mode"] is False and settings["show_error"] is False
-    assert settings["max_file_size"] == 5_000_000
-    assert set(settings["blocked_paths"]) == {str((tmp_path / "docs").resolve()), str((tmp_path / "index").resolve())}
-    assert settings["allowed_paths"] == []
-
-
-def test_chat_sanitizes_messages_and_interprets_no_maths_or_custom_tags(tmp_path):
-    retriever, docs = corpus(tmp_path)
-    chat = next(b for b in app.build_app(retriever, docs).blocks.values() if isinstance(b, gr.Chatbot))
-    assert chat.sanitize_html is True and chat.allow_tags is False and chat.latex_delimiters == []
+def test_app_py_is_wiring_and_only_the_web_interface_imports_gradio():
+    tree = ast.parse((app.ROOT / "app.py").read_text(encoding="utf-8"))
+    assert {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))} == {"parse_args", "main"}
+    files = {path.relative_to(app.ROOT).as_posix(): _imports(path) for path in sorted((app.ROOT / "qa").rglob("*.py"))}
+    assert [f for f, names in files.items() if any(n.split(".")[0] == "gradio" for n in names)] == ["qa/interfaces/web.py"]
+    # gradio is the app extra only: the library and the CLI must work without it.
+    assert [f for f, names in files.items() if "qa.interfaces.web" in names] == []
 
 
 def test_defaults_are_the_seed_folder_on_localhost_port_7860(monkeypatch):
@@ -81,226 +64,3 @@ def test_start_up_problem_is_one_readable_line(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [f"error: {not_a_folder}: no such folder; pass a folder of .txt, .md, "
                                                 ".html or .pdf files"]
-
-
-# -- chat -------------------------------------------------------------------------------
-
-def test_question_gets_a_cited_answer_and_opens_the_first_source(handlers):
-    box, history, turns, viewer, menu = handlers.respond("Who is the president of Ecuador?", [], [])
-    assert box == ""
-    assert [m["role"] for m in history] == ["user", "assistant"]
-    assert history[0]["content"] == "Who is the president of Ecuador?"
-    assert "President Daniel Noboa of Ecuador" in history[1]["content"] and "[1]" in history[1]["content"]
-    assert len(turns) == 1
-    assert 'class="qa-hl qa-focus"' in viewer
-    first = render.source_ref(turns[0].result.hits[0])
-    assert menu["value"] == first and menu["choices"][0][1] == first
-
-
-def test_follow_up_in_the_chat_finds_the_hostage_sentences(handlers):
-    _, history, turns, _, _ = handlers.respond("Who is the president of Ecuador?", [], [])
-    _, history, turns, _, _ = handlers.respond("What did he say about the hostages?", history, turns)
-    assert len(history) == 4 and len(turns) == 2
-    answer = history[3]["content"]
-    assert "Read as a follow-up to" in answer
-    assert all(render.esc(s) in answer for s in HOSTAGE_SENTENCES)
-
-
-def test_question_the_documents_do_not_answer_is_said_plainly(handlers):
-    _, history, _, _, _ = handlers.respond("What is the capital of France?", [], [])
-    assert "The documents do not answer this question." in history[1]["content"]
-    assert "Possibly related" in history[1]["content"]
-
-
-def test_blank_question_warns_and_changes_nothing(handlers):
-    with pytest.warns(UserWarning, match="Type a question"):
-        out = handlers.respond("   ", [], [])
-    assert all(part == gr.skip() for part in out)
-
-
-def test_unsearchable_question_is_one_readable_error(handlers):
-    with pytest.raises(gr.Error, match="the question is empty"):
-        handlers.respond("\u200b\u200e", [], [])
-
-
-def test_answer_settings_choose_how_many_sentences_and_which_search(handlers):
-    _, history, turns, _, _ = handlers.respond("hostages held by Hamas", [], [], k=5, mode="dense")
-    assert len(turns[0].result.hits) == 5 and turns[0].result.mode == "dense"
-    _, _, turns, _, _ = handlers.respond("hostages held by Hamas", [], [], k=999, mode="<nonsense>")
-    assert len(turns[0].result.hits) == min(app.MAX_K, 27) and turns[0].result.mode == "hybrid"
-
-
-def test_clicking_a_citation_opens_its_article_at_that_sentence(handlers):
-    _, _, turns, _, _ = handlers.respond("What did Noboa say about the hostages?", [], [], k=3)
-    second = turns[0].result.hits[1]
-    viewer, menu = handlers.open_source(render.source_ref(second), turns)
-    assert f'<mark class="qa-hl qa-focus"><sup class="qa-hl-n">[2]</sup>{render.esc(second.text)}' in viewer
-    assert menu["value"] == render.source_ref(second)
-    assert "Highlighted: the sentences cited" in viewer
-
-
-def test_any_article_can_be_opened_from_the_menu(handlers):
-    choices = dict((value, label) for label, value in handlers.viewer_choices(None))
-    doc_choice = app.DOC_PREFIX + SEED_DOC
-    assert doc_choice in choices
-    viewer = handlers.view(doc_choice, [])
-    assert "Formal diplomatic relations began in 1949." in viewer and "<mark" not in viewer
-
-
-@pytest.mark.parametrize("choice", ["#doc/..%2F..%2Fetc%2Fpasswd", "#source/%2Fetc%2Fpasswd/0", "/etc/passwd",
-                                    "<img src=x onerror=alert(1)>", "", None, 12])
-def test_source_viewer_refuses_what_is_not_an_indexed_article(handlers, choice):
-    out = handlers.view(choice, [])
-    assert 'class="qa-article qa-empty"' in out and "root:" not in out and "<img" not in out
-
-
-# -- documents --------------------------------------------------------------------------
-
-def test_documents_panel_lists_title_source_date_and_sentence_count(handlers):
-    assert handlers.document_rows() == [["Ecuador And Israel Cement Security Alliance As Jerusalem Office Opens",
-                                         "The Rio Times", "2025-05-05", 27, SEED_DOC]]
-    assert "1 article · 27 sentences indexed" in handlers.header()
-
-
-def test_uploaded_article_is_listed_and_answerable_at_once(handlers, tmp_path):
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # an upload that works raises no warning
-        status, rows, header, remove_menu, source_menu, box = handlers.upload(_upload_file(tmp_path, "solar.txt", ARTICLE))
-    assert "Added" in status and "Solar Farm Opens In Quito" in status
-    assert ["Solar Farm Opens In Quito", "—", "—", 2, "solar.txt"] in rows
-    assert "2 articles · 29 sentences" in header
-    assert ("Solar Farm Opens In Quito (solar.txt)", "solar.txt") in remove_menu["choices"]
-    assert box is None
-    _, history, _, _, _ = handlers.respond("How many homes does the solar farm power?", [], [])
-    assert "The new solar farm near Quito powers 9,000 homes." in history[1]["content"]
-    assert (handlers.docs_dir / "solar.txt").exists()
-
-
-@pytest.mark.parametrize("name, data, reason", [
-    ("blob.txt", b"\x00\xff\x00binary" * 100, "binary"),
-    ("empty.md", b"", "empty"),
-    ("big.txt", b"Big\n\n" + b"word " * 20_000, "over the 65,536-byte upload limit"),
-    ("tool.exe", b"MZ\x90\x00", "unsupported file type .exe"),
-    (SEED_DOC, ARTICLE, "already exists"),
-    ("copy.txt", (Path(app.ROOT) / "seeds" / SEED_DOC).read_bytes(), "same text is already indexed"),
-    ("<script>x.txt", b"\x00", "&lt;script&gt;"),
-])
-def test_bad_upload_gets_a_clear_message_and_changes_nothing(handlers, tmp_path, name, data, reason):
-    before_files, before_docs = folder_state(handlers.docs_dir), handlers.retriever.documents
-    with pytest.warns(UserWarning) as warned:
-        status, rows, header, remove_menu, source_menu, box = handlers.upload(_upload_file(tmp_path, name, data))
-    assert reason in str(warned[0].message) and "Not added" in status
-    assert all(part == gr.skip() for part in (rows, header, remove_menu, source_menu)) and box is None
-    assert folder_state(handlers.docs_dir) == before_files and handlers.retriever.documents == before_docs
-
-
-def test_removed_article_leaves_folder_index_and_answers(handlers, tmp_path):
-    handlers.upload(_upload_file(tmp_path, "solar.txt", ARTICLE))
-    status, rows, header, remove_menu, _ = handlers.remove("solar.txt")
-    assert "Removed" in status and [r[-1] for r in rows] == [SEED_DOC]
-    assert not (handlers.docs_dir / "solar.txt").exists()
-    assert "1 article · 27 sentences" in header
-    _, history, _, _, _ = handlers.respond("How many homes does the solar farm power?", [], [])
-    assert "9,000 homes" not in history[1]["content"]
-
-
-@pytest.mark.parametrize("doc", ["../index/manifest.json", "nothing.txt", "/etc/passwd"])
-def test_removing_what_is_not_an_indexed_article_changes_nothing(handlers, doc):
-    before = folder_state(handlers.docs_dir)
-    with pytest.warns(UserWarning, match="no such document"):
-        status, *_ = handlers.remove(doc)
-    assert "Not removed" in status and folder_state(handlers.docs_dir) == before
-
-
-def test_example_questions_fit_the_corpus(tmp_path):
-    retriever, docs = corpus(tmp_path)
-    other_docs = tmp_path / "other"
-    other_docs.mkdir()
-    (other_docs / "solar.txt").write_text(ARTICLE)
-    other = type(retriever).from_directory(other_docs, index_dir=tmp_path / "other-index", embedder=retriever.embedder)
-    def examples(demo):
-        return [sample for block in demo.blocks.values() if isinstance(block, gr.Dataset) for sample in block.samples]
-
-    assert examples(app.build_app(retriever, docs))[0] == ["Who is the president of Ecuador?"]
-    assert examples(app.build_app(other, other_docs)) == [["What is “Solar Farm Opens In Quito” about?"]]
-
-
-# -- the live server --------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("server")
-    retriever, docs = corpus(root)
-    demo = app.build_app(retriever, docs)
-    demo.queue(default_concurrency_limit=4)
-    settings = app.launch_settings("127.0.0.1", free_port(), docs, root / "index")
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, **settings)
-    yield url.rstrip("/"), docs, root / "index"
-    demo.close()
-
-
-def test_only_the_search_endpoint_is_exposed(server):
-    url, _, _ = server
-    api = Client(url, verbose=False, analytics_enabled=False).view_api(print_info=False, return_format="dict")
-    assert list(api["named_endpoints"]) == ["/search"]
-    assert api["unnamed_endpoints"] == {}
-
-
-def test_search_endpoint_returns_hits_as_json_over_http(server):
-    url, _, _ = server
-    client = Client(url, verbose=False, analytics_enabled=False)
-    data = client.predict(question="When did formal diplomatic relations begin?", k=2, api_name="/search")
-    assert data["found"] is True and len(data["hits"]) == 2
-    hit = data["hits"][0]
-    assert hit["text"] == "Formal diplomatic relations began in 1949."
-    assert (hit["doc"], hit["sentence"], hit["sentences"], hit["source"], hit["date"]) == \
-        (SEED_DOC, 17, 27, "The Rio Times", "2025-05-05")
-    assert hit["context"].startswith("Formal diplomatic relations began in 1949.")
-
-
-def test_search_endpoint_reads_follow_ups_after_a_previous_question(server):
-    client = Client(server[0], verbose=False, analytics_enabled=False)
-    data = client.predict(question="What did he say about the hostages?", previous_question="Who is the president of Ecuador?",
-                          api_name="/search")
-    assert data["follow_up_of"] == ["Who is the president of Ecuador?"]
-    assert {h["text"] for h in data["hits"][:2]} == set(HOSTAGE_SENTENCES)
-
-
-def test_search_endpoint_says_when_the_documents_do_not_answer(server):
-    client = Client(server[0], verbose=False, analytics_enabled=False)
-    data = client.predict(question="What is the capital of France?", api_name="/search")
-    assert data["found"] is False and data["hits"]
-
-
-@pytest.mark.parametrize("kwargs, reason", [({"question": "  "}, "the question is empty"),
-                                            ({"question": "hostages", "k": "many"}, "k must be a whole number")])
-def test_search_endpoint_errors_are_one_readable_line(server, kwargs, reason):
-    client = Client(server[0], verbose=False, analytics_enabled=False)
-    with pytest.raises(Exception, match=reason):
-        client.predict(**kwargs, api_name="/search")
-
-
-def test_documents_and_index_files_are_not_served(server):
-    url, docs, index = server
-    for path in (docs / SEED_DOC, index / "manifest.json", Path("/etc/passwd")):
-        response = httpx.get(f"{url}/gradio_api/file={path.resolve()}")
-        assert response.status_code in (403, 404), path
-        assert "Noboa" not in response.text and "root:" not in response.text
-
-
-def _raw_call(url: str, name: str, data: list) -> str:
-    """Call an event by its name over plain HTTP, as a script could, bypassing the page."""
-    started = httpx.post(f"{url}/gradio_api/call/{name}", json={"data": data}, timeout=30)
-    started.raise_for_status()
-    return httpx.get(f"{url}/gradio_api/call/{name}/{started.json()['event_id']}", timeout=30).text
-
-
-def test_ui_handlers_called_over_raw_http_cannot_reach_outside_the_folders(server):
-    url, docs, _ = server
-    before = folder_state(docs)
-    stolen = _raw_call(url, "upload", [{"path": "/etc/passwd", "orig_name": "passwd.txt",
-                                        "meta": {"_type": "gradio.FileData"}}])
-    assert "event: error" in stolen and "root:" not in stolen
-    assert "no such document" in _raw_call(url, "remove", ["../index/manifest.json"])
-    assert "no longer indexed" in _raw_call(url, "view", ["#doc/..%2F..%2Fetc%2Fpasswd", []])
-    assert folder_state(docs) == before and (docs.parent / "index" / "manifest.json").exists()

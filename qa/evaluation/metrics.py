@@ -18,6 +18,11 @@ class Question:
     question: str
     doc: str
     answers: tuple[tuple[int, int], ...]
+    elsewhere: tuple[tuple[str, int, int], ...] = ()  # (doc, start, end) answers in other articles
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.answers or self.elsewhere)
 
 
 @dataclass(frozen=True)
@@ -53,21 +58,32 @@ def read_questions(path: str | Path) -> list[Question]:
         if not line.strip():
             continue
         try:
-            q = json.loads(line)
-            questions.append(Question(str(q["id"]), q["question"], q.get("doc", ""),
-                                      tuple((int(a["start"]), int(a["end"])) for a in q.get("answers", []))))
+            questions.append(question_of(json.loads(line)))
         except (ValueError, KeyError, TypeError) as err:
             raise QAError(f"{path}:{number}: not a question record ({err}); see the format in the README") from None
     return questions
 
 
+def question_of(record: dict, default_id: str = "") -> Question:
+    """One question record (``id``, ``question``, ``doc``, ``answers`` with ``start``/``end``) as a Question.
+
+    ``alt_answers`` (the same answer in a near-duplicate article) count as answers too.
+    """
+    if not isinstance(record.get("question"), str):
+        raise TypeError("'question' must be text")
+    answers = [*record.get("answers", []), *record.get("alt_answers", [])]
+    return Question(str(record.get("id", default_id)), record["question"], record.get("doc", ""),
+                    tuple((int(a["start"]), int(a["end"])) for a in answers if "doc" not in a),
+                    tuple((str(a["doc"]), int(a["start"]), int(a["end"])) for a in answers if "doc" in a))
+
+
 def is_correct(hit, question: Question) -> bool:
-    s = hit.sentence
-    on_doc = s.doc == question.doc or any(src.doc == question.doc for src in hit.sources)
-    if not on_doc:
-        return False
-    spans = [(src.start, src.end) for src in hit.sources if src.doc == question.doc] or [(s.start, s.end)]
-    return any(start < a_end and a_start < end for start, end in spans for a_start, a_end in question.answers)
+    """Whether the hit (or any place its sentence also appears) overlaps an answer span."""
+    wanted = [(question.doc, a, b) for a, b in question.answers] + list(question.elsewhere)
+    places = [(src.doc, src.start, src.end) for src in hit.sources] or \
+        [(hit.sentence.doc, hit.sentence.start, hit.sentence.end)]
+    return any(doc == w_doc and start < w_end and w_start < end
+               for doc, start, end in places for w_doc, w_start, w_end in wanted)
 
 
 def rank_of_answer(result: SearchResult, question: Question) -> int | None:
@@ -77,17 +93,24 @@ def rank_of_answer(result: SearchResult, question: Question) -> int | None:
     return None
 
 
+def ask_all(retriever: Retriever, questions: list[Question], mode: str = "hybrid", batch: int = 256,
+            filter=None) -> list[SearchResult]:
+    """Every question's result at the deepest cut-off (10 hits), searched in batches."""
+    depth, results = max(CUTOFFS), []
+    for i in range(0, len(questions), batch):
+        results.extend(retriever.search_batch([q.question for q in questions[i:i + batch]], k=depth, mode=mode,
+                                              filter=filter))
+    return results
+
+
 def evaluate(retriever: Retriever, questions: list[Question], mode: str = "hybrid", batch: int = 256) -> Report:
     """Ask every question (10 hits each) and score the ranks of the answer sentences."""
-    results: list[SearchResult] = []
-    for i in range(0, len(questions), batch):
-        results.extend(retriever.search_batch([q.question for q in questions[i:i + batch]], k=10, mode=mode))
-    return score(questions, results, mode)
+    return score(questions, ask_all(retriever, questions, mode, batch), mode)
 
 
 def score(questions: list[Question], results: list[SearchResult], mode: str) -> Report:
-    answerable = [(q, r) for q, r in zip(questions, results) if q.answers]
-    unanswerable = [(q, r) for q, r in zip(questions, results) if not q.answers]
+    answerable = [(q, r) for q, r in zip(questions, results) if q.answerable]
+    unanswerable = [(q, r) for q, r in zip(questions, results) if not q.answerable]
     ranks = [rank_of_answer(r, q) for q, r in answerable]
     n = len(answerable)
     mrr = sum(1 / rk for rk in ranks if rk) / n if n else 0.0

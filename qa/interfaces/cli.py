@@ -1,5 +1,7 @@
 """cli: the ``qa`` command: ``qa index``, ``qa ask``, ``qa eval``.
 
+It turns arguments into library calls and results into text (``qa.render.text``) or JSON
+(``qa.render.json``); a ``QAError`` anywhere becomes one line on standard error (``main``).
 Imports of the heavy stack happen inside the commands, so ``qa --help`` is instant.
 """
 
@@ -23,6 +25,14 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--index", metavar="PATH", help="index folder (default: embeddings/NAME-HASH for the documents folder)")
         p.add_argument("--model", metavar="NAME_OR_PATH", help="sentence-transformers model (default: packaged all-MiniLM-L6-v2)")
         p.add_argument("--rebuild", action="store_true", help="ignore the stored index and embed everything again")
+        p.add_argument("--store", metavar="SPEC", help="where the index lives: local (default, FAISS in --index), "
+                       "milvus:PATH.db (embedded Milvus) or milvus://HOST:PORT (token from QA_MILVUS_TOKEN)")
+
+    def filters(p):
+        p.add_argument("--since", metavar="YYYY-MM-DD", help="only articles published on or after this date")
+        p.add_argument("--until", metavar="YYYY-MM-DD", help="only articles published on or before this date")
+        p.add_argument("--source", action="append", default=[], metavar="NAME",
+                       help="only articles from this source (case-insensitive; repeat for several)")
 
     p = sub.add_parser("index", help="build or update the index of a documents folder")
     p.add_argument("docs", metavar="DIR", help="documents folder (.txt, .md, .html, .pdf)")
@@ -34,12 +44,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=("hybrid", "dense", "bm25"), default="hybrid")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     common(p)
+    filters(p)
 
     p = sub.add_parser("eval", help="measure retrieval quality on a question file (JSON lines)")
     p.add_argument("questions", metavar="QUESTIONS.jsonl")
     p.add_argument("--mode", choices=("hybrid", "dense", "bm25", "all"), default="hybrid")
     p.add_argument("--json", action="store_true", help="print one JSON object (a list with --mode all)")
+    p.add_argument("--details", action="store_true",
+                   help="print one JSON object per question (the search result and the answer's rank); "
+                        "the summary then goes to standard error")
     common(p)
+    filters(p)
     return parser
 
 
@@ -47,7 +62,14 @@ def _open(args, progress: bool):
     from ..retrieval import Retriever
 
     return Retriever.from_directory(args.docs, index_dir=args.index, model=args.model, progress=progress,
-                                    rebuild=args.rebuild)
+                                    rebuild=args.rebuild, store=args.store)
+
+
+def _filter(args):
+    from ..documents.filters import Filter
+
+    f = Filter(since=args.since, until=args.until, sources=tuple(args.source))
+    return f if f.active else None
 
 
 def _cmd_index(args) -> int:
@@ -62,8 +84,10 @@ def _cmd_index(args) -> int:
 
 
 def _cmd_ask(args) -> int:
+    from ..render import format_result, result_to_dict
+
     retriever = _open(args, progress=sys.stderr.isatty())
-    result = retriever.search(args.question, k=args.k, mode=args.mode)
+    result = retriever.search(args.question, k=args.k, mode=args.mode, filter=_filter(args))
     if args.json:
         print(json.dumps(result_to_dict(result), ensure_ascii=False, indent=1))
     else:
@@ -71,58 +95,28 @@ def _cmd_ask(args) -> int:
     return 0
 
 
-def format_result(result) -> str:
-    """A SearchResult as terminal text: quoted sentences, each with its citation."""
-    lines = []
-    if result.truncated:
-        lines.append("(the question was cut to its first 2,000 characters)")
-    if not result.found:
-        lines.append("The documents do not seem to answer this question.")
-        if result.hits:
-            lines.append("Possibly related:")
-    for h in result.hits:
-        s = h.sentence
-        where = ", ".join(x for x in (s.source, s.date) if x)
-        lines.append(f"[{h.rank}] \"{h.text}\"")
-        lines.append(f"    {s.title}{f' ({where})' if where else ''}; {s.doc}, sentence {s.number} of {s.total}, "
-                     f"paragraph {s.paragraph}, chars {s.start}-{s.end}; score {h.score:.2f}")
-    if not result.hits:
-        lines.append("The index is empty: add documents with qa index DIR.")
-    return "\n".join(lines)
-
-
-def result_to_dict(result) -> dict:
-    """A SearchResult as plain JSON-ready data."""
-    return {
-        "question": result.question,
-        "found": result.found,
-        "confidence": round(result.confidence, 4),
-        "mode": result.mode,
-        "truncated": result.truncated,
-        "hits": [
-            {
-                "rank": h.rank, "score": round(h.score, 4), "text": h.text,
-                "doc": h.sentence.doc, "title": h.sentence.title, "source": h.sentence.source,
-                "date": h.sentence.date, "sentence": h.sentence.number, "sentences": h.sentence.total,
-                "paragraph": h.sentence.paragraph, "start": h.sentence.start, "end": h.sentence.end,
-                "context": h.context, "context_start": h.context_start,
-                "sources": [{"doc": s.doc, "title": s.title, "source": s.source, "date": s.date,
-                             "start": s.start, "end": s.end} for s in h.sources],
-            }
-            for h in result.hits
-        ],
-    }
-
-
 def _cmd_eval(args) -> int:
-    from ..evaluation import evaluate, read_questions
+    from ..errors import QAError
+    from ..evaluation import conversations, metrics
 
-    questions = read_questions(args.questions)
+    talk = conversations.is_conversation_file(args.questions)
+    if talk and (args.details or _filter(args)):
+        raise QAError("--details and filters apply to question files, not conversation files")
+    questions = conversations.read_conversations(args.questions) if talk else metrics.read_questions(args.questions)
     retriever = _open(args, progress=sys.stderr.isatty())
     modes = ("bm25", "dense", "hybrid") if args.mode == "all" else (args.mode,)
-    reports = [evaluate(retriever, questions, mode).as_dict() for mode in modes]
+    if talk:  # every turn asked as the chat asks it, after the turns before it
+        reports = [conversations.evaluate_conversations(retriever, questions, mode).as_dict() for mode in modes]
+    elif args.details:
+        reports = [_details(retriever, questions, mode, _filter(args)) for mode in modes]
+    else:
+        reports = [metrics.score(questions, metrics.ask_all(retriever, questions, mode, filter=_filter(args)), mode).as_dict()
+                   for mode in modes]
+    # With --details standard output is JSON lines, one per question, so the summary goes to
+    # standard error: ``qa eval ... --details > details.jsonl`` still shows the figures.
+    summary = sys.stderr if args.details else sys.stdout
     if args.json:
-        print(json.dumps(reports if args.mode == "all" else reports[0]))
+        print(json.dumps(reports if args.mode == "all" else reports[0]), file=summary)
     else:
         for r in reports:
             recall = "  ".join(f"R@{k} {r[f'r@{k}']:.3f}" for k in (1, 3, 5, 10))
@@ -130,11 +124,34 @@ def _cmd_eval(args) -> int:
             if r["unanswerable"]:
                 line += f"  abstain {r['abstain_recall']:.3f}"
             line += f"  false-abstain {r['false_abstain']:.3f}"
-            print(line)
+            print(line, file=summary)
     return 0
 
 
+def _details(retriever, questions, mode: str, filter=None) -> dict:
+    """Print one ``qa.eval-detail/1`` line per question and return the mode's report (as ``--json``).
+
+    The same results are printed and scored, so the details add up to the summary.
+    """
+    from ..evaluation import metrics
+    from ..render.json import eval_detail_to_dict
+
+    results = metrics.ask_all(retriever, questions, mode, filter=filter)
+    for q, result in zip(questions, results):
+        correct = [h.rank for h in result.hits if metrics.is_correct(h, q)]
+        print(json.dumps(eval_detail_to_dict(result, q.id, q.doc, q.answers, correct), ensure_ascii=False))
+    return metrics.score(questions, results, mode).as_dict()
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run ``qa`` with ``argv`` (default: the command line); the exit status: 0, 2 on an error, 130 on Ctrl-C.
+
+    >>> main(["ask", "When did formal diplomatic relations begin?", "-k", "1", "--json"])  # doctest: +ELLIPSIS
+    {
+     "schema": "qa.search-result/1",
+    ...
+    0
+    """
     args = _parser().parse_args(argv)
     # An application may set these; the library never does. qa never downloads.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -150,6 +167,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("qa: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of the output went away (qa ... | head): stop quietly, as other tools do, and
+        # point stdout at /dev/null so Python's own flush at exit does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,13 +1,16 @@
-"""Answers for people and programs: a SearchResult as HTML, Markdown or JSON-ready dicts.
+"""HTML: a SearchResult as the chat shows it — the answer, its citation cards, the article viewer.
 
 Every piece of document text goes through ``html.escape`` before it lands in HTML, so an
 article holding ``<script>`` shows the characters and never runs them. Offsets are the
 library's exact character offsets into ``Document.text``; nothing here searches.
 
+The same answer as text (the CLI, "copy as Markdown") is ``qa.render.text``; for programs
+it is ``qa.render.json``.
+
 >>> from qa import Retriever
 >>> result = Retriever.from_directory("seeds").search("When did formal diplomatic relations begin?", k=1)
->>> print(answer_markdown(result).splitlines()[0])
-> Formal diplomatic relations began in 1949. [1]
+>>> "Formal diplomatic relations began in 1949." in answer_html(result)
+True
 """
 
 from __future__ import annotations
@@ -19,11 +22,8 @@ from urllib.parse import quote, unquote
 
 from ..documents.loading import Document
 from ..retrieval import Hit, SearchResult
+from .citation import best_score, follow_up_questions, match_label, where
 
-# Hybrid scores have no fixed scale (they depend on the ranking recipe and the mode), so a
-# match is judged against the best sentence found for the same question.
-STRONG_MATCH = 0.75
-GOOD_MATCH = 0.5
 _SPACES = re.compile(r"\s+")
 # Control characters and invisible bidirectional/format marks: a typed question shows
 # without them, so it cannot reorder or hide the text displayed after it.
@@ -76,45 +76,15 @@ def esc(text: str | None) -> str:
     return html.escape(_SPACES.sub(" ", text or ""), quote=True)
 
 
-def escape_markdown(text: str) -> str:
-    """Text shown as typed in a Markdown renderer: HTML and Markdown syntax escaped.
+def _as_typed(text: str) -> str:
+    """Text shown as typed by the chat's Markdown-and-HTML renderer: HTML and Markdown syntax escaped.
 
-    >>> print(escape_markdown("*hi* <b>"))
+    >>> print(_as_typed("*hi* <b>"))
     \\*hi\\* &lt;b&gt;
     """
     # Escape HTML first, then hide the entities' "&" from the Markdown pass so "&lt;" survives.
     escaped = html.escape(text.replace("\x00", ""), quote=False).replace("&", "\x00")
     return _MARKDOWN_SPECIAL.sub(r"\\\1", escaped).replace("\x00", "&")
-
-
-def match_label(score: float, best: float) -> str:
-    """A word for how strong a hit's ``score`` is next to the ``best`` score for its question.
-
-    >>> match_label(1.8, 2.0), match_label(1.1, 2.0), match_label(0.2, 2.0), match_label(0.0, 0.0)
-    ('strong', 'good', 'weak', 'weak')
-    """
-    share = score / best if best > 0 else 0.0
-    return "strong" if share >= STRONG_MATCH else "good" if share >= GOOD_MATCH else "weak"
-
-
-def best_score(result: SearchResult) -> float:
-    return max((h.score for h in result.hits), default=0.0)
-
-
-def where(hit: Hit) -> str:
-    """Where a hit stands in its article.
-
-    >>> from qa import Retriever
-    >>> where(Retriever.from_directory("seeds").search("hostages held by Hamas", k=1).hits[0])
-    'sentence 25 of 27, paragraph 12'
-    """
-    s = hit.sentence
-    return f"sentence {s.number} of {s.total}, paragraph {s.paragraph}"
-
-
-def source_line(title: str | None, source: str | None, date: str | None) -> str:
-    """Title, source and date joined for reading, leaving out what is unknown."""
-    return " · ".join(part for part in (title, source, date) if part)
 
 
 def source_ref(hit: Hit) -> str:
@@ -151,11 +121,17 @@ def answer_html(result: SearchResult, follow_up_of: str | None = None) -> str:
     marked "possibly related". The HTML is one line (see ``esc``).
     """
     parts = ['<div class="qa-answer">']
-    if follow_up_of:
-        earlier = " / ".join(f"“{esc(q)}”" for q in follow_up_of.split("\n"))
-        parts.append(f'<p class="qa-note">Read as a follow-up to {earlier}.</p>')
+    earlier = follow_up_questions(follow_up_of)
+    if earlier:
+        parts.append(f'<p class="qa-note">Read as a follow-up to {" / ".join(f"“{esc(q)}”" for q in earlier)}.</p>')
     if result.truncated:
         parts.append('<p class="qa-note">Your question was long, so only its beginning was searched.</p>')
+    filtered = result.filter is not None and result.filter.active
+    if filtered:
+        parts.append(f'<p class="qa-note">Searched only articles matching: {esc(result.filter.describe())}.</p>')
+    if not result.hits and filtered:
+        parts.append('<p class="qa-lead"><strong>No indexed article matches the filter.</strong></p></div>')
+        return "".join(parts)
     if not result.hits:
         parts.append('<p class="qa-lead"><strong>No documents are indexed yet.</strong> '
                      'Add an article in the Documents tab, then ask again.</p></div>')
@@ -200,34 +176,9 @@ def citation_html(hit: Hit, best: float, related: bool = False) -> str:
             f'{also}<p class="qa-open-line"><a class="qa-open" href="{source_ref(hit)}">Open the whole article ›</a></p></div>')
 
 
-def answer_markdown(result: SearchResult, follow_up_of: str | None = None) -> str:
-    """The answer as plain Markdown (for terminals, issues, other front ends).
-
-    Document text is quoted as is; a Markdown renderer may interpret characters in it.
-    """
-    lines = []
-    if follow_up_of:
-        lines.append(f"_Read as a follow-up to: {' / '.join(follow_up_of.split(chr(10)))}_\n")
-    if not result.hits:
-        return "\n".join(lines + ["No documents are indexed yet."])
-    if result.found:
-        lines += [f"> {_SPACES.sub(' ', h.text)} [{h.rank}]" for h in result.hits]
-        lines.append("")
-    else:
-        lines += ["**The documents do not answer this question.**", "",
-                  "Possibly related (nearest sentences, not an answer):", ""]
-    best = best_score(result)
-    for h in result.hits:
-        s = h.sentence
-        lines.append(f"[{h.rank}] {source_line(s.title, s.source, s.date)}, {where(h)}, "
-                     f"{'' if not result.found else match_label(h.score, best) + ' match, '}score {h.score:.2f}"
-                     + ("" if result.found else f": \"{_SPACES.sub(' ', h.text)}\""))
-    return "\n".join(lines)
-
-
 def question_html(question: str) -> str:
     """A user's question as the chat shows it: as typed, nothing interpreted, control marks dropped."""
-    return escape_markdown(_SPACES.sub(" ", _INVISIBLE.sub("", question)).strip())
+    return _as_typed(_SPACES.sub(" ", _INVISIBLE.sub("", question)).strip())
 
 
 # -- the source viewer ------------------------------------------------------------------
@@ -258,34 +209,3 @@ def article_html(doc: Document, hits: Sequence[Hit] = (), focus: int | None = No
 
 def viewer_placeholder(message: str) -> str:
     return f'<div class="qa-article qa-empty"><p>{esc(message)}</p></div>'
-
-
-# -- JSON for the HTTP API --------------------------------------------------------------
-
-def hit_to_dict(hit: Hit) -> dict:
-    """A hit as plain JSON types: the sentence, where it is, how well it matches, its context."""
-    s = hit.sentence
-    return {
-        "rank": hit.rank, "score": round(float(hit.score), 4), "text": hit.text,
-        "doc": s.doc, "title": s.title, "source": s.source, "date": s.date,
-        "start": s.start, "end": s.end, "sentence": s.number, "sentences": s.total, "paragraph": s.paragraph,
-        "context": hit.context, "context_start": hit.context_start,
-        "context_before": hit.context_before, "context_after": hit.context_after,
-        "also_in": [{"doc": src.doc, "title": src.title, "start": src.start, "end": src.end} for src in hit.sources[1:]],
-    }
-
-
-def result_to_dict(result: SearchResult, follow_up_of: str | None = None) -> dict:
-    """A search result as plain JSON types (the ``search`` endpoint's answer).
-
-    >>> from qa import Retriever
-    >>> d = result_to_dict(Retriever.from_directory("seeds").search("When did formal diplomatic relations begin?", k=1))
-    >>> d["found"], d["hits"][0]["text"], d["hits"][0]["sentence"]
-    (True, 'Formal diplomatic relations began in 1949.', 17)
-    """
-    return {
-        "question": result.question, "found": bool(result.found), "confidence": round(float(result.confidence), 4),
-        "mode": result.mode, "truncated": bool(result.truncated),
-        "follow_up_of": follow_up_of.split("\n") if follow_up_of else [],
-        "hits": [hit_to_dict(h) for h in result.hits],
-    }

@@ -1,9 +1,9 @@
 """JSON: the one shape of a search result for programs — ``qa ask --json``, ``qa eval --details``
 and the app's HTTP ``search`` endpoint all return ``result_to_dict``.
 
-``RESULT_SCHEMA`` (JSON Schema, draft 2020-12) describes it field by field; the README's
-table and docs/search-result.schema.json are written from it, and
-tests/render/test_json.py validates every producer's output against it. A change that
+``RESULT_SCHEMA`` (JSON Schema, draft 2020-12) describes it field by field;
+tests/render/test_json.py checks the README's table and docs/search-result.schema.json
+against it and validates every producer's output with it. A change that
 removes or renames a field bumps ``SCHEMA_VERSION``; adding one does not.
 
 >>> from qa import Retriever
@@ -15,9 +15,9 @@ removes or renames a field bumps ``SCHEMA_VERSION``; adding one does not.
 from __future__ import annotations
 
 import json as _json  # the standard library's (this module is qa.render.json)
+from typing import Sequence
 
 from ..documents.filters import Filter
-from ..evaluation.metrics import Question, is_correct
 from ..ranking import MODES
 from ..retrieval import Hit, SearchResult, Source
 from .citation import follow_up_questions
@@ -75,7 +75,8 @@ RESULT_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "qa search result",
     **_object("the answer to one question: cited sentences, and whether the articles answer it", {
-        "schema": {"const": SCHEMA_VERSION, "description": "this shape and its version"},
+        "schema": {"const": SCHEMA_VERSION,
+                   "description": f'always "{SCHEMA_VERSION}"; the number goes up when a field is removed or renamed'},
         "question": _field("string", "the question as searched (cleaned, cut to 2,000 characters)"),
         "found": _field("boolean", "whether the articles answer it; when false the hits are only the nearest sentences"),
         "confidence": _field("number", "the best sentence's answer score, compared with the found threshold"),
@@ -149,14 +150,21 @@ def result_to_dict(result: SearchResult, follow_up_of: str | None = None) -> dic
     }
 
 
-def eval_detail_to_dict(question: Question, result: SearchResult) -> dict:
+def eval_detail_to_dict(result: SearchResult, question_id: str, doc: str, answers: Sequence[tuple[int, int]],
+                        correct_ranks: Sequence[int]) -> dict:
     """How one question of a question file was answered (``EVAL_DETAIL_SCHEMA``): the result
-    in the one search-result shape, and the ranks of the hits that hold an answer."""
-    correct = [h.rank for h in result.hits if is_correct(h, question)]
+    in the one search-result shape, the answer spans, and the ranks of the hits holding one
+    (``qa.evaluation.metrics.is_correct`` decides; this module only writes it down).
+
+    >>> from qa import SearchResult
+    >>> d = eval_detail_to_dict(SearchResult("Q?", (), False, 0.0, "bm25"), "q1", "a.txt", [(5, 9)], [])
+    >>> d["answers"], d["answer_rank"], d["result"]["mode"]
+    ([{'start': 5, 'end': 9}], None, 'bm25')
+    """
     return {
-        "schema": EVAL_DETAIL_VERSION, "id": question.id, "doc": question.doc,
-        "answers": [{"start": start, "end": end} for start, end in question.answers],
-        "answer_rank": min(correct, default=None), "correct_ranks": correct,
+        "schema": EVAL_DETAIL_VERSION, "id": question_id, "doc": doc,
+        "answers": [{"start": start, "end": end} for start, end in answers],
+        "answer_rank": min(correct_ranks, default=None), "correct_ranks": list(correct_ranks),
         "result": result_to_dict(result),
     }
 

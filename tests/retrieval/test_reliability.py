@@ -286,10 +286,10 @@ def hostile(tmp_path_factory):
 
 
 def test_question_of_100000_characters_is_cut_answered_and_says_so_quickly(hostile):
-    import app
+    from qa.interfaces.web import Handlers
 
     retriever, docs = hostile
-    handlers = app.Handlers(retriever, docs)
+    handlers = Handlers(retriever, docs)
     question = ("Who is the president of Ecuador? " * 4000)[:100_000]
     handlers.search("warm up")
     started = time.perf_counter()

@@ -1,28 +1,17 @@
-"""Rendering answers: verbatim numbered quotes, complete citations, escaped text, exact highlights."""
+"""The chat's HTML: verbatim numbered quotes, complete citations, escaped text, exact highlights."""
 
 from __future__ import annotations
 
 import html
-import json
 import re
 
 import pytest
-from app_support import SEED_DOC, corpus
+from app_support import SEED_DOC
 
+from qa import Filter
 from qa.render import html as render
+from qa.render.citation import best_score, match_label
 from qa.retrieval import SearchResult
-
-HOSTILE = """Markup Test Article
-
-The mayor said <script>alert("x")</script> would never run here. Critics posted <img src=x onerror="alert(1)"> online.
-Costs rose by $5 and $6 *twice* in __May__.
-"""
-
-
-@pytest.fixture(scope="session")
-def seed(tmp_path_factory):
-    retriever, _ = corpus(tmp_path_factory.mktemp("answer-seed"), {"hostile.md": HOSTILE})
-    return retriever
 
 
 @pytest.fixture(scope="session")
@@ -45,12 +34,12 @@ def test_answer_quotes_the_best_sentences_verbatim_numbered_from_one(president):
 
 def test_each_citation_names_article_source_date_place_and_match_strength(president):
     hit = president.hits[0]
-    card = render.citation_html(hit, render.best_score(president))
+    card = render.citation_html(hit, best_score(president))
     text = _text(card)
     assert "Ecuador And Israel Cement Security Alliance As Jerusalem Office Opens" in text
     assert "The Rio Times" in text and "2025-05-05" in text
     assert f"sentence {hit.sentence.number} of 27, paragraph {hit.sentence.paragraph}" in text
-    assert f"{render.match_label(hit.score, render.best_score(president))} match · score {hit.score:.2f}" in text
+    assert f"{match_label(hit.score, best_score(president))} match · score {hit.score:.2f}" in text
 
 
 def test_citation_shows_neighbouring_sentences_with_the_cited_one_highlighted(seed):
@@ -80,7 +69,15 @@ def test_not_found_answer_says_plainly_the_documents_do_not_answer(seed):
 def test_empty_index_answer_says_to_add_documents():
     result = SearchResult("Anything?", (), False, 0.0, "hybrid")
     assert "No documents are indexed yet" in render.answer_html(result)
-    assert "No documents are indexed yet" in render.answer_markdown(result)
+
+
+def test_filtered_answer_says_which_articles_it_was_limited_to(seed):
+    none = seed.search("Who is the president of Ecuador?", filter=Filter(since="2030-01-01"))
+    out = render.answer_html(none)
+    assert "Searched only articles matching: since 2030-01-01." in out and "No indexed article matches the filter." in out
+    assert "No documents are indexed yet" not in out
+    some = seed.search("Who is the president of Ecuador?", k=1, filter=Filter(sources=("The Rio Times",)))
+    assert "Searched only articles matching: source The Rio Times." in render.answer_html(some)
 
 
 def test_follow_up_answer_says_which_question_it_was_read_after(president):
@@ -124,14 +121,6 @@ def test_article_view_ignores_hits_from_other_articles(seed):
     assert others and out.count("<mark") == len(result.hits) - len(others)
 
 
-def test_markdown_answer_quotes_and_cites(president):
-    md = render.answer_markdown(president)
-    first = president.hits[0]
-    assert md.splitlines()[0] == f"> {first.text} [1]"
-    assert "[1] Ecuador And Israel Cement Security Alliance As Jerusalem Office Opens · The Rio Times · 2025-05-05, " \
-           f"sentence {first.sentence.number} of 27" in md
-
-
 def test_typed_question_is_shown_literally():
     out = render.question_html("Is <b>this</b> *bold* or ![x](http://evil/)?")
     assert "<b>" not in out and "&lt;b&gt;" in out
@@ -149,27 +138,11 @@ def test_source_links_survive_odd_file_names():
     assert render.parse_source_ref(ref) == ("sub/a b#?.txt", 12)
 
 
-def test_search_result_as_json_has_hits_with_text_place_and_context(seed):
-    result = seed.search("When did formal diplomatic relations begin?", k=2)
-    data = json.loads(json.dumps(render.result_to_dict(result)))
-    assert data["question"] == "When did formal diplomatic relations begin?"
-    assert data["found"] is True and data["follow_up_of"] == []
-    hit = data["hits"][0]
-    assert hit["text"] == "Formal diplomatic relations began in 1949."
-    doc = seed.document(hit["doc"])
-    assert doc.text[hit["start"]:hit["end"]] == hit["text"]
-    assert hit["context"] == doc.text[hit["context_start"]:hit["context_start"] + len(hit["context"])]
-    assert hit["context_before"] + hit["text"] + hit["context_after"] == hit["context"]
-    assert (hit["rank"], hit["sentence"], hit["sentences"], hit["title"], hit["source"], hit["date"]) == \
-        (1, 17, 27, doc.title, "The Rio Times", "2025-05-05")
-    assert hit["score"] > data["hits"][1]["score"] and hit["also_in"] == []
-
-
 def test_match_strength_is_judged_against_the_best_sentence_for_the_question(president):
-    best = render.best_score(president)
+    best = best_score(president)
     assert best == max(h.score for h in president.hits)
     top = next(h for h in president.hits if h.score == best)
     assert "strong match" in render.citation_html(top, best)
     # Whatever scale the ranking uses, halving every score changes no label.
-    assert [render.match_label(h.score, best) for h in president.hits] == \
-        [render.match_label(h.score / 2, best / 2) for h in president.hits]
+    assert [match_label(h.score, best) for h in president.hits] == \
+        [match_label(h.score / 2, best / 2) for h in president.hits]

@@ -27,7 +27,9 @@ class Hit:
     ``context`` is the verbatim text of the neighbouring sentences of the same paragraph
     around the hit, starting at ``context_start`` in the document; the hit itself lies at
     ``sentence.start - context_start`` in it. ``sources`` lists every document holding the
-    same sentence (the first is ``sentence.doc``).
+    same sentence (the first is ``sentence.doc``). ``answer``, when the question asks for a
+    date, number, amount, person, place or organisation and the sentence holds one, is the
+    answer phrase as (start, end) offsets into the document, with ``answer_type`` its kind.
     """
 
     sentence: Sentence
@@ -36,6 +38,15 @@ class Hit:
     context: str
     context_start: int
     sources: tuple[Source, ...]
+    answer: tuple[int, int] | None = None
+    answer_type: str | None = None
+
+    @property
+    def answer_text(self) -> str | None:
+        if self.answer is None:
+            return None
+        start, end = self.answer
+        return self.sentence.text[start - self.sentence.start:end - self.sentence.start]
 
     @property
     def text(self) -> str:

@@ -21,12 +21,17 @@ import time
 from pathlib import Path
 
 from qa import QAError, Retriever
+from qa.interfaces.sharing import Sharing, check_exposure, parse_auth
 from qa.interfaces.web import build_app, launch_settings
 from qa.retrieval import default_index_dir
 from qa.uploads import MAX_UPLOAD_BYTES
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_PORT = 7860
+# Requests handled at once. Searches arriving together are embedded in one batch by the
+# retriever (qa/retrieval/batching.py), so letting 16 in at once turns 16 encodes into a few;
+# with 4 the rest waited in Gradio's queue (bench/RESULTS.md, "Load").
+CONCURRENT_REQUESTS = 16
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -36,8 +41,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--index", default=env.get("QA_INDEX"), help="index folder (QA_INDEX; default embeddings/NAME-HASH)")
     parser.add_argument("--store", default=env.get("QA_STORE"),
                         help="local (default), milvus:PATH.db or milvus://HOST:PORT (QA_STORE; token from QA_MILVUS_TOKEN)")
-    parser.add_argument("--host", default=env.get("QA_HOST") or "127.0.0.1", help="address to listen on (QA_HOST)")
-    parser.add_argument("--port", type=int, default=int(env.get("QA_PORT") or DEFAULT_PORT), help="port (QA_PORT)")
+    # Gradio's own variables are honoured too, below qa's: a deployment set up for Gradio works as is.
+    parser.add_argument("--host", default=env.get("QA_HOST") or env.get("GRADIO_SERVER_NAME") or "127.0.0.1",
+                        help="address to listen on (QA_HOST, else GRADIO_SERVER_NAME); other than loopback needs "
+                             "--auth or --read-only")
+    parser.add_argument("--port", type=int, default=int(env.get("QA_PORT") or env.get("GRADIO_SERVER_PORT") or DEFAULT_PORT),
+                        help="port (QA_PORT, else GRADIO_SERVER_PORT)")
+    parser.add_argument("--auth", default=env.get("QA_AUTH"), metavar="USER:PASSWORD",
+                        help="ask for a login (QA_AUTH; several as USER:PW,USER2:PW2)")
+    parser.add_argument("--read-only", action="store_true", default=env.get("QA_READ_ONLY", "").lower() in ("1", "true", "yes"),
+                        help="no uploads or removals, in the page and through the API (QA_READ_ONLY=1)")
     parser.add_argument("--max-upload-mb", type=float, default=float(env.get("QA_MAX_UPLOAD_MB") or MAX_UPLOAD_BYTES / 2**20),
                         help="largest file an upload may be (QA_MAX_UPLOAD_MB)")
     args = parser.parse_args(argv)
@@ -48,6 +61,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    try:
+        sharing = Sharing(parse_auth(args.auth), args.read_only)
+        check_exposure(args.host, sharing)
+    except QAError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     # The library logs what it does (qa.*); other packages' chatter stays out of the terminal.
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("qa").setLevel(logging.INFO)
@@ -71,8 +90,11 @@ def main(argv: list[str] | None = None) -> int:
           f"({time.perf_counter() - started:.1f} s).", flush=True)
     max_upload = int(args.max_upload_mb * 2**20)
     demo = build_app(retriever, args.docs, max_upload_bytes=max_upload)
-    demo.queue(default_concurrency_limit=4)
-    demo.launch(**launch_settings(args.host, args.port, args.docs, args.index, max_upload))
+    demo.queue(default_concurrency_limit=CONCURRENT_REQUESTS)
+    settings = launch_settings(args.host, args.port, args.docs, args.index, max_upload)
+    if sharing.auth:
+        settings["auth"] = list(sharing.auth)
+    demo.launch(**settings)
     return 0
 
 

@@ -1,0 +1,62 @@
+"""Sharing: the chat refuses to be reachable by others unless the owner chose a login or read-only."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from app_support import ROOT
+
+from qa.interfaces.sharing import Sharing, SharingError, check_exposure, is_loopback, parse_auth
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.10", "::1", "[::1]", "localhost"])
+def test_loopback_needs_nothing(host):
+    assert is_loopback(host)
+    check_exposure(host, Sharing())
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "example.org"])
+def test_another_host_needs_a_login_or_read_only(host):
+    with pytest.raises(SharingError, match="--auth USER:PASSWORD"):
+        check_exposure(host, Sharing())
+    check_exposure(host, Sharing(auth=(("ana", "pw"),)))
+    check_exposure(host, Sharing(read_only=True))
+
+
+@pytest.mark.parametrize("bad", ["ana", ":pw", "ana:", "ana:pw,ben"])
+def test_a_malformed_login_says_what_to_write(bad):
+    with pytest.raises(SharingError, match="USER:PASSWORD"):
+        parse_auth(bad)
+
+
+def run_app(*args, env=None):
+    return subprocess.run([sys.executable, "app.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", **(env or {})})
+
+
+def test_starting_on_all_interfaces_without_a_choice_exits_with_how_to_allow_it():
+    done = run_app("--host", "0.0.0.0")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [done.stderr.strip()]  # one line
+    assert "--auth" in done.stderr and "--read-only" in done.stderr
+
+
+def test_gradios_own_server_name_is_honoured():
+    done = run_app(env={"GRADIO_SERVER_NAME": "0.0.0.0"})
+    assert done.returncode == 2 and "0.0.0.0" in done.stderr
+
+
+def test_settings_come_from_flags_then_qa_then_gradio_variables(monkeypatch):
+    import app
+
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "10.0.0.1")
+    monkeypatch.setenv("GRADIO_SERVER_PORT", "7001")
+    monkeypatch.setenv("QA_AUTH", "ana:pw")
+    args = app.parse_args([])
+    assert (args.host, args.port, args.auth, args.read_only) == ("10.0.0.1", 7001, "ana:pw", False)
+    monkeypatch.setenv("QA_HOST", "127.0.0.2")
+    monkeypatch.setenv("QA_READ_ONLY", "1")
+    args = app.parse_args(["--port", "7002"])
+    assert (args.host, args.port, args.read_only) == ("127.0.0.2", 7002, True)

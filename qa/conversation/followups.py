@@ -1,7 +1,9 @@
 """Chat: answer a question in the context of the conversation so far.
 
 A question like "What did he say about the hostages?" cannot be searched alone: "he" is
-whoever the previous question was about. ``ask`` spots such follow-ups (pronouns, very
+whoever the conversation is about. Each turn keeps the conversation's ``Subject``: the
+question that opened it and the names met since (in the questions and in the first answers),
+for as long as follow-ups continue; a standalone question starts a new subject. ``ask`` spots such follow-ups (pronouns, very
 short questions, "and ...", "what about ...") and searches twice, the question alone and
 the question after the earlier one; sentences from the articles the conversation is about
 get a bonus, so the follow-up stays on topic while the question's own words pick the
@@ -13,8 +15,8 @@ sentences.
 >>> second = ask(retriever, "What did he say about the hostages?", previous=first)
 >>> second.follow_up_of
 'Who is the president of Ecuador?'
->>> second.result.hits[0].text
-'He expressed support for the return of all hostages held by Hamas.'
+>>> "hostage" in second.result.hits[0].text
+True
 """
 
 from __future__ import annotations
@@ -43,8 +45,9 @@ class FollowUpSettings:
     # a standalone question's; it counts as answered when the question read in context is
     # answered and the question alone still comes this close to the found threshold.
     found_ratio: float = 0.7
-    # How many earlier questions a chain of follow-ups keeps as context.
-    context_questions: int = 2
+    # A follow-up is read after the question that opened the conversation's subject and the
+    # question just before it, plus the names the conversation has met: as many as this, newest kept.
+    subject_names: int = 8
     # A question of this many words or fewer leans on the conversation.
     short_question_words: int = 3
     # Each reading is searched this deep (at least ``wide_per_hit`` times k) before merging.
@@ -66,22 +69,71 @@ _WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
+class Subject:
+    """What a conversation is about, for as long as it lasts: the question that opened it
+    and the names (people, organisations, places) met in its questions and first answers."""
+
+    opening: str
+    names: tuple[str, ...] = ()
+
+    def met(self, texts: Sequence[str], most: int) -> "Subject":
+        """This subject with the names of ``texts`` added (newest last, at most ``most``)."""
+        names = list(self.names)
+        for text in texts:
+            for name in names_in(text):
+                if name.casefold() in (n.casefold() for n in names):
+                    names = [n for n in names if n.casefold() != name.casefold()]
+                names.append(name)
+        return Subject(self.opening, tuple(names[-most:]))
+
+
+@dataclass(frozen=True)
 class Turn:
     """One answered question: what was asked, what was found, and the context it was read in.
 
     ``follow_up_of`` is the earlier question(s) a follow-up was read after (None for a
-    standalone question); ``searched`` lists the texts actually searched for.
+    standalone question); ``searched`` lists the texts actually searched for; ``subject`` is
+    what the conversation is about after this turn.
     """
 
     question: str
     result: SearchResult
     follow_up_of: str | None = None
     searched: tuple[str, ...] = ()
+    subject: Subject | None = None
 
     @property
     def documents(self) -> tuple[str, ...]:
         """The documents this turn cites, best first, each once."""
         return tuple(dict.fromkeys(h.sentence.doc for h in self.result.hits))
+
+
+# A run of capitalised words (with the particles of names inside): "Daniel Noboa", "Bank of England".
+_NAME = re.compile(r"\b[A-Z][\w’'-]*(?:\s+(?:(?:of|de|del|la|van|von|bin|al|and)\s+)?[A-Z][\w’'-]*)*")
+# Capitalised only because they open a sentence or a question.
+_NOT_NAMES = frozenset("""a an the this that these those he she it they we you i his her its their our my
+what who whom whose when where why how which is are was were do does did can could will would should
+has have had in on at for to of and but or if as by from with after before since while also
+mr mrs ms dr sir january february march april may june july august september october november december
+monday tuesday wednesday thursday friday saturday sunday both all some many most one two""".split())
+
+
+def names_in(text: str) -> list[str]:
+    """The names a text mentions, in order (words capitalised only by position left out).
+
+    >>> names_in("Who is the president of Ecuador? President Daniel Noboa of Ecuador met Herzog.")
+    ['Ecuador', 'President Daniel Noboa of Ecuador', 'Herzog']
+    """
+    out = []
+    for match in _NAME.finditer(text):
+        words = match.group(0).split()
+        while words and words[0].casefold() in _NOT_NAMES:
+            words = words[1:]
+        while words and words[-1].casefold() in _NOT_NAMES:
+            words = words[:-1]
+        if words:
+            out.append(re.sub(r"[’']s$", "", " ".join(words)))
+    return out
 
 
 def is_follow_up(question: str, settings: FollowUpSettings = DEFAULT) -> bool:
@@ -110,10 +162,12 @@ def ask(retriever: Retriever, question: str, previous: Turn | None = None, k: in
     """
     if previous is None or not is_follow_up(question, settings):
         result = retriever.search(question, k=k, mode=mode, filter=filter)
-        return Turn(result.question, result, None, (result.question,))
-    context = _context(previous, settings)
+        subject = Subject(result.question).met([result.question, *_answer_name(result)], settings.subject_names)
+        return Turn(result.question, result, None, (result.question,), subject)
+    subject = previous.subject or Subject(previous.question).met([previous.question], settings.subject_names)
+    context, searched_before = _context(previous, subject)
     wide = max(settings.wide_per_hit * k, settings.wide)
-    alone, in_context = retriever.search_batch([question, f"{context} {question}"], k=wide, mode=mode, filter=filter)
+    alone, in_context = retriever.search_batch([question, f"{searched_before} {question}"], k=wide, mode=mode, filter=filter)
     # The topic is the article the previous answer came from and the one the question read in
     # context points to; a wider topic (every article cited) would let a distractor share the bonus.
     topic = {hits[0].sentence.doc for hits in (previous.result.hits, in_context.hits) if hits}
@@ -122,14 +176,27 @@ def ask(retriever: Retriever, question: str, previous: Turn | None = None, k: in
     found = alone.found or (in_context.found and alone.confidence >= settings.found_ratio * threshold)
     log.debug("follow-up %r read after %r: found=%s", question, context, found)
     result = dataclasses.replace(alone, hits=hits, found=found)
-    return Turn(alone.question, result, context, (alone.question, in_context.question))
+    subject = subject.met([alone.question], settings.subject_names)
+    return Turn(alone.question, result, context, (alone.question, in_context.question), subject)
 
 
-def _context(previous: Turn, settings: FollowUpSettings) -> str:
-    questions = [*(previous.follow_up_of or "").split("\n"), previous.question]
-    kept = [q for q in questions if q][-settings.context_questions:]
-    # Turn.follow_up_of keeps the chain one question a line, so it can be cut again later.
-    return "\n".join(kept)
+def _answer_name(result: SearchResult) -> list[str]:
+    """The first name the answer gives that the question did not ("Who is the president of
+    Ecuador?" -> "President Daniel Noboa of Ecuador"): often whom the follow-ups will mean."""
+    if not (result.found and result.hits):
+        return []
+    asked = result.question.casefold()
+    return [n for n in names_in(result.hits[0].text) if n.casefold() not in asked][:1]
+
+
+def _context(previous: Turn, subject: Subject) -> tuple[str, str]:
+    """The questions a follow-up is read after (the one that opened the subject, the one just
+    before), one a line as ``Turn.follow_up_of`` keeps them, and the text searched before the
+    follow-up: those questions plus the names met that they do not already say."""
+    questions = "\n".join(dict.fromkeys([subject.opening, previous.question]))
+    said = questions.casefold()
+    names = [n for n in subject.names if n.casefold() not in said]
+    return questions, " ".join([questions.replace("\n", " "), *names])
 
 
 def _merge(alone: Sequence[Hit], in_context: Sequence[Hit], topic: set[str], k: int, bonus: float) -> tuple[Hit, ...]:

@@ -37,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="build or update the index of a documents folder")
     p.add_argument("docs", metavar="DIR", help="documents folder (.txt, .md, .html, .pdf)")
     common(p, docs_positional=True)
+    p.add_argument("--ray", metavar="local|ADDRESS", help="embed on a Ray cluster: local starts one here; HOST:PORT "
+                   "or ray://HOST:10001 joins one (pip install 'qa[ray]')")
+    p.add_argument("--ray-workers", type=_positive, default=2, metavar="N", help="Ray workers (default: 2)")
 
     p = sub.add_parser("ask", help="answer a question with cited sentences")
     p.add_argument("question")
@@ -58,11 +61,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _open(args, progress: bool):
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+def _open(args, progress: bool, embedder=None):
     from ..retrieval import Retriever
 
     return Retriever.from_directory(args.docs, index_dir=args.index, model=args.model, progress=progress,
-                                    rebuild=args.rebuild, store=args.store)
+                                    rebuild=args.rebuild, store=args.store, embedder=embedder)
 
 
 def _filter(args):
@@ -73,7 +83,15 @@ def _filter(args):
 
 
 def _cmd_index(args) -> int:
-    retriever = _open(args, progress=sys.stderr.isatty())
+    if args.ray:
+        from ..embedding.distributed import RayEmbedder
+
+        with RayEmbedder(args.ray, workers=args.ray_workers, model=args.model) as embedder:
+            return _index(args, _open(args, progress=sys.stderr.isatty(), embedder=embedder))
+    return _index(args, _open(args, progress=sys.stderr.isatty()))
+
+
+def _index(args, retriever) -> int:
     report = retriever.last_update
     print(f"{len(retriever.documents)} documents, {len(retriever)} sentences in {retriever.index_dir}")
     print(f"added {len(report.added)}, updated {len(report.updated)}, removed {len(report.removed)}, "

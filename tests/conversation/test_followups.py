@@ -86,11 +86,13 @@ def test_chain_of_follow_ups_keeps_the_original_subject(seed):
     assert 'peace must sometimes be attained through strength' in third.result.hits[0].text
 
 
-def test_context_keeps_only_the_last_two_questions(seed):
+def test_context_is_the_opening_question_and_the_one_before(seed):
     turn = ask(seed, "Who is the president of Ecuador?")
     for question in ("What did he say about the hostages?", "And about strength?", "And about drones?"):
         turn = ask(seed, question, previous=turn)
-    assert turn.follow_up_of.split("\n") == ["What did he say about the hostages?", "And about strength?"]
+    assert turn.follow_up_of.split("\n") == ["Who is the president of Ecuador?", "And about strength?"]
+    # and the name the first answer gave stays in what is searched, however long the chain
+    assert "Daniel Noboa" in turn.searched[1]
 
 
 def test_new_self_contained_question_ignores_the_conversation(seed):
@@ -118,3 +120,22 @@ def test_empty_question_is_refused_with_a_readable_error(seed):
     first = ask(seed, "Who is the president of Ecuador?")
     with pytest.raises(QueryError, match="empty"):
         ask(seed, "\t", previous=first)
+
+
+def test_a_long_conversation_keeps_its_subject_past_two_turns(tmp_path):
+    retriever, _ = corpus(tmp_path, {"colombia.txt": DISTRACTOR})
+    turns = []
+    for q in ("Who is the president of Ecuador?", "What did he say about the hostages?",
+              "What did he tell Herzog about defense?", "Who was in his delegation?"):
+        turns.append(ask(retriever, q, turns[-1] if turns else None))
+    last = turns[-1]
+    assert last.follow_up_of.splitlines()[0] == "Who is the president of Ecuador?"  # the opening question stays
+    assert any("Noboa" in name for name in last.subject.names)
+    assert last.result.hits[0].text.startswith("Noboa's delegation included")
+
+
+def test_a_standalone_question_starts_a_new_subject(tmp_path):
+    retriever, _ = corpus(tmp_path)
+    first = ask(retriever, "Who is the president of Ecuador?")
+    second = ask(retriever, "When did formal diplomatic relations begin?", first)
+    assert second.follow_up_of is None and second.subject.opening == "When did formal diplomatic relations begin?"

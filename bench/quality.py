@@ -27,7 +27,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from qa import Retriever  # noqa: E402
 from qa.embedding import Embedder  # noqa: E402
-from qa.evaluation import Question, evaluate, read_questions, score  # noqa: E402
+from qa.evaluation import Question, evaluate, evaluate_conversations, read_conversations, read_questions, score  # noqa: E402
 from qa.ranking import Fusion, Weights  # noqa: E402
 
 BLEND = Fusion(Weights(dense=0.7, bm25=0.3, paragraph_dense=0.0, document_bm25=0.0, local_coverage=0.0,
@@ -46,20 +46,28 @@ def linked_folder(name: str, links: dict[str, Path]) -> Path:
     return folder
 
 
-def row(label: str, r: dict) -> str:
+def row(label: str, r: dict, abstain: bool = False) -> str:
     cells = [r["mrr@10"], r["r@1"], r["r@3"], r["r@5"], r["r@10"]]
+    if abstain:
+        cells += [r["abstain_recall"] or 0.0, r["false_abstain"] or 0.0]
     return f"| {label} | " + " | ".join(f"{c:.3f}" for c in cells) + " |"
 
 
-def table(title: str, retriever: Retriever, questions: list[Question]) -> list[str]:
-    lines = [f"### {title}", "", "| method | MRR@10 | R@1 | R@3 | R@5 | R@10 |", "|---|---|---|---|---|---|"]
+def table(title: str, retriever: Retriever, questions, run=evaluate) -> list[str]:
+    """One row per mode (and the plain blend); abstention columns when some questions cannot be answered."""
+    reports = {}
     default = retriever.fusion
-    for mode in ("bm25", "dense"):
-        lines.append(row(mode, evaluate(retriever, questions, mode).as_dict()))
-    retriever.fusion = BLEND
-    lines.append(row("plain blend 0.7/0.3", evaluate(retriever, questions).as_dict()))
-    retriever.fusion = default
-    lines.append(row("**hybrid (qa)**", evaluate(retriever, questions).as_dict()))
+    for label, mode, fusion in (("bm25", "bm25", default), ("dense", "dense", default),
+                                ("plain blend 0.7/0.3", "hybrid", BLEND), ("**hybrid (qa)**", "hybrid", default)):
+        retriever.fusion = fusion
+        try:
+            reports[label] = run(retriever, questions, mode).as_dict()
+        finally:
+            retriever.fusion = default
+    abstain = any(r["unanswerable"] for r in reports.values())
+    head = "| method | MRR@10 | R@1 | R@3 | R@5 | R@10 |" + (" abstain | false abstain |" if abstain else "")
+    lines = [f"### {title}", "", head, "|---" * (head.count("|") - 1) + "|"]
+    lines += [row(label, r, abstain) for label, r in reports.items()]
     return lines + [""]
 
 
@@ -122,7 +130,7 @@ def abstention(embedder: Embedder, squad_docs: Path, questions: list[Question]) 
     return lines + [""]
 
 
-PARTS = ("squad", "latency", "seedbbc", "abstention")
+PARTS = ("squad", "latency", "seedbbc", "abstention", "news", "normans", "conversations")
 
 
 def main() -> int:
@@ -144,16 +152,37 @@ def main() -> int:
         report += seed_among_bbc(embedder)
     if "abstention" in parts:
         report += abstention(embedder, squad_docs, squad_q)
+    if "normans" in parts:
+        normans = read_questions(DATA / "squad2-normans" / "questions.jsonl")
+        report += table(f"squad2-normans (SQuAD 2.0, the Normans article, over squad-dev-a): {len(normans)} questions, "
+                        f"{sum(not q.answerable for q in normans)} unanswerable", squad, normans)
+    if {"news", "conversations"} & set(parts):
+        news = news_retriever(embedder)
+        if "news" in parts:
+            news_q = read_questions(DATA / "news" / "questions.jsonl")
+            report += table(f"news: readers' own words, {len(news_q)} questions ({sum(not q.answerable for q in news_q)} "
+                            f"in-topic unanswerable), all BBC + the seed, {len(news)} sentences", news, news_q)
+        if "conversations" in parts:
+            talks = read_conversations(DATA / "news" / "conversations.jsonl")
+            report += table(f"news conversations, every turn through qa.conversation.ask: {len(talks)} conversations, "
+                            f"{sum(len(c.turns) for c in talks)} turns", news, talks, evaluate_conversations)
+            report += table("the same, follow-up turns only (turns 2 and 3)", news, talks,
+                            lambda r, c, m: evaluate_conversations(r, c, m, later_only=True))
     print("\n".join(report))
     return 0
+
+
+def news_retriever(embedder: Embedder) -> Retriever:
+    """All BBC articles plus the seed, as ../shared/data/news-corpus.sh lays them out (symbolic links)."""
+    links = {"000_efff323ac530a1c5.txt": ROOT / "seeds" / "000_efff323ac530a1c5.txt"}
+    links.update({c: DATA / "bbc" / c for c in ("business", "entertainment", "politics", "sport", "tech")})
+    return Retriever.from_directory(linked_folder("news-corpus", links), index_dir=OUT / "index-news", embedder=embedder)
 
 
 def seed_among_bbc(embedder: Embedder) -> list[str]:
     report = []
     seed_q = read_questions(DATA / "seed" / "questions.jsonl")
-    links = {"000_efff323ac530a1c5.txt": ROOT / "seeds" / "000_efff323ac530a1c5.txt"}
-    links.update({c: DATA / "bbc" / c for c in ("business", "entertainment", "politics", "sport", "tech")})
-    seedbbc = Retriever.from_directory(linked_folder("seed-bbc", links), index_dir=OUT / "index-seed-bbc", embedder=embedder)
+    seedbbc = news_retriever(embedder)  # the same corpus: the seed among all BBC articles
     report += table(f"seed questions among the BBC articles: {len(seed_q)} questions, {len(seedbbc.documents)} "
                     f"articles, {len(seedbbc)} sentences", seedbbc, seed_q)
     rep = evaluate(seedbbc, seed_q).as_dict()

@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Ready: {n} article{'s' if n != 1 else ''}, {len(retriever):,} sentences "
           f"({time.perf_counter() - started:.1f} s).", flush=True)
     max_upload = int(args.max_upload_mb * 2**20)
-    demo = build_app(retriever, args.docs, max_upload_bytes=max_upload)
+    demo = build_app(retriever, args.docs, max_upload_bytes=max_upload, read_only=sharing.read_only)
     demo.queue(default_concurrency_limit=CONCURRENT_REQUESTS)
     settings = launch_settings(args.host, args.port, args.docs, args.index, max_upload)
     if sharing.auth:

@@ -65,3 +65,62 @@ def follow_up_questions(follow_up_of: str | None) -> list[str]:
     (['Who is the president?', 'And his minister?'], [])
     """
     return [q for q in (follow_up_of or "").split("\n") if q]
+
+
+# -- how far an answer can be trusted ---------------------------------------------------
+
+# A confidence this far above the "found" threshold is clearly over it; nearer, a sentence
+# may hold the answer or only share its words. Hybrid confidence moves by about this much
+# between a sentence that answers and one on the same topic (seed and SQuAD questions).
+# When confidence becomes a calibrated probability, only this mapping changes.
+SURE_MARGIN = 0.1
+VERDICTS = {
+    "answers": "Answers the question",
+    "may": "May answer the question — check the quotes",
+    "related": "Related only — not an answer",
+}
+
+
+def verdict(found: bool, confidence: float, threshold: float | None = None) -> str:
+    """The one measure a reader sees: "answers", "may" or "related" (a key of ``VERDICTS``).
+
+    ``threshold`` is the confidence at which the retriever says "found"; without it a found
+    answer counts as answering.
+
+    >>> verdict(True, 0.9, 0.635), verdict(True, 0.66, 0.635), verdict(False, 0.61, 0.635), verdict(True, 0.7)
+    ('answers', 'may', 'related', 'answers')
+    """
+    if not found:
+        return "related"
+    if threshold is None or confidence >= threshold + SURE_MARGIN:
+        return "answers"
+    return "may"
+
+
+def scores_line(result: SearchResult, threshold: float | None = None) -> str:
+    """The raw numbers behind a verdict, for a reader who asks for them.
+
+    >>> from qa import SearchResult
+    >>> scores_line(SearchResult("Anything?", (), False, 0.4, "hybrid"), 0.635)
+    'answer confidence 0.40 (found from 0.64) · hybrid search'
+    """
+    found_at = f" (found from {threshold:.2f})" if threshold is not None else ""
+    ranks = " · ".join(f"[{h.rank}] score {h.score:.2f}" for h in result.hits)
+    return f"answer confidence {result.confidence:.2f}{found_at} · {result.mode} search" + (f" · {ranks}" if ranks else "")
+
+
+# Marks that already open or close a quotation: a sentence starting or ending with one is
+# shown as it is, so a quote inside it does not end in two marks ("...friend of Israel."”).
+QUOTE_MARKS = "\"'“”‘’«»„‚"
+
+
+def quoted(text: str) -> str:
+    """A sentence in curly quotes, unless it already starts or ends with a quotation mark.
+
+    >>> quoted("He left."), quoted('He said, "We are a friend of Israel."')
+    ('“He left.”', 'He said, "We are a friend of Israel."')
+    """
+    stripped = text.strip()
+    if stripped and (stripped[0] in QUOTE_MARKS or stripped[-1] in QUOTE_MARKS):
+        return text
+    return f"“{text}”"

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 
 from ..retrieval import Hit, SearchResult
-from .citation import best_score, follow_up_questions, match_label, source_line, where
+from .citation import VERDICTS, best_score, follow_up_questions, match_label, quoted, source_line, verdict, where
 
 _SPACES = re.compile(r"\s+")
 # Characters that start inline Markdown (emphasis, code, links, HTML, tables, maths) or an
@@ -26,11 +26,14 @@ _SPACES = re.compile(r"\s+")
 _MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]<>~|&$])")
 
 
-def format_result(result: SearchResult, follow_up_of: str | None = None, escape: bool = False) -> str:
+def format_result(result: SearchResult, follow_up_of: str | None = None, escape: bool = False,
+                  threshold: float | None = None, scores: bool = True) -> str:
     """A search result as text: notes, the quoted sentences, then one line per citation.
 
     ``follow_up_of`` is ``Turn.follow_up_of`` (the earlier questions, one a line). When
     ``result.found`` is False the text says so first and lists the hits as "possibly related".
+    ``scores=False`` leaves the numbers out and says the verdict instead (``citation.verdict``
+    against the found ``threshold``): what the chat's copy buttons copy.
 
     >>> from qa import SearchResult
     >>> format_result(SearchResult("Anything?", (), False, 0.0, "hybrid"))
@@ -52,30 +55,36 @@ def format_result(result: SearchResult, follow_up_of: str | None = None, escape:
             return "\n".join(lines + ["No indexed article matches the filter."])
         return "\n".join(lines + ["No documents are indexed yet: add articles to the documents folder, then ask again."])
     best = best_score(result)
+    if not scores:
+        lines += [f"**{VERDICTS[verdict(result.found, result.confidence, threshold)]}.**", ""]
     if result.found:
         lines += ["The articles say:", ""]
-        lines += "\n>\n".join(f"> [{h.rank}] “{show(h.text)}”" for h in result.hits).split("\n")
+        lines += "\n>\n".join(f"> [{h.rank}] {quoted(show(h.text))}" for h in result.hits).split("\n")
         lines += ["", "Sources:", ""]
-        lines += [f"- {citation_line(h, escape, match_label(h.score, best) + ' match')}" for h in result.hits]
+        lines += [f"- {citation_line(h, escape, match_label(h.score, best) + ' match', scores=scores)}" for h in result.hits]
     else:
-        lines += [f"**The documents do not answer this question.** No sentence matches it closely "
-                  f"(best similarity {result.confidence:.2f}).", "",
-                  "Possibly related — nearest sentences, not an answer:", ""]
-        lines += [f"- {citation_line(h, escape, quote=True)}" for h in result.hits]
+        if scores:
+            lines += [f"**The documents do not answer this question.** No sentence matches it closely "
+                      f"(best similarity {result.confidence:.2f}).", ""]
+        lines += ["Possibly related — nearest sentences, not an answer:", ""]
+        lines += [f"- {citation_line(h, escape, quote=True, scores=scores)}" for h in result.hits]
     return "\n".join(lines)
 
 
-def citation_line(hit: Hit, escape: bool = False, strength: str | None = None, quote: bool = False) -> str:
+def citation_line(hit: Hit, escape: bool = False, strength: str | None = None, quote: bool = False,
+                  scores: bool = True) -> str:
     """One citation: ``[rank] title · source · date — where; file, chars; strength, score``.
 
     ``strength`` is a label like "strong match" (None leaves it out); ``quote`` puts the
-    sentence itself after the rank; ``escape`` as in ``format_result``.
+    sentence itself after the rank; ``escape`` as in ``format_result``; ``scores=False``
+    ends the line after the file (no strength, no score).
     """
     show = _escaper(escape)
     s = hit.sentence
-    said = f"“{show(hit.text)}” — " if quote else ""
-    line = (f"[{hit.rank}] {said}{show(source_line(s.title, s.source, s.date))} — {where(hit)}; "
-            f"{show(s.doc)}, chars {s.start}-{s.end}; {strength + ', ' if strength else ''}score {hit.score:.2f}")
+    said = f"{quoted(show(hit.text))} — " if quote else ""
+    line = f"[{hit.rank}] {said}{show(source_line(s.title, s.source, s.date))} — {where(hit)}; {show(s.doc)}"
+    if scores:
+        line += f", chars {s.start}-{s.end}; {strength + ', ' if strength else ''}score {hit.score:.2f}"
     if len(hit.sources) > 1:
         line += "; also in " + ", ".join(show(src.title) for src in hit.sources[1:])
     return line

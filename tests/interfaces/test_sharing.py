@@ -60,3 +60,19 @@ def test_settings_come_from_flags_then_qa_then_gradio_variables(monkeypatch):
     monkeypatch.setenv("QA_READ_ONLY", "1")
     args = app.parse_args(["--port", "7002"])
     assert (args.host, args.port, args.read_only) == ("127.0.0.2", 7002, True)
+
+
+def test_a_read_only_chat_refuses_uploads_and_removals_in_its_handlers(tmp_path):
+    from app_support import SEED_DOC, corpus, folder_state
+
+    from qa.interfaces.web import Handlers
+
+    retriever, docs = corpus(tmp_path)
+    before = folder_state(docs)
+    handlers = Handlers(retriever, docs, read_only=True)
+    new = tmp_path / "new.txt"
+    new.write_text("Solar Farm Opens\n\nThe farm powers 9,000 homes.", encoding="utf-8")
+    status = list(handlers.upload([str(new)]))[-1][0]
+    assert "read-only" in status
+    assert "read-only" in handlers.remove(SEED_DOC)[0]
+    assert folder_state(docs) == before and [d.path for d in retriever.documents] == [SEED_DOC]

@@ -26,6 +26,11 @@ def handlers(tmp_path):
     return web.Handlers(retriever, docs, max_upload_bytes=64 * 1024)
 
 
+def _last(outputs):
+    """The last of what a streaming handler yields (what the page ends up showing)."""
+    return list(outputs)[-1]
+
+
 def _upload_file(tmp_path: Path, name: str, data: bytes | str) -> str:
     # Gradio hands the handler a temporary file named like the user's file.
     path = tmp_path / "gradio-upload" / name
@@ -54,7 +59,7 @@ def test_chat_sanitizes_messages_and_interprets_no_maths_or_custom_tags(tmp_path
 # -- chat -------------------------------------------------------------------------------
 
 def test_question_gets_a_cited_answer_and_opens_the_first_source(handlers):
-    box, history, turns, viewer, menu = handlers.respond("Who is the president of Ecuador?", [], [])
+    box, history, turns, viewer, menu, _ = handlers.respond("Who is the president of Ecuador?", [], [])
     assert box == ""
     assert [m["role"] for m in history] == ["user", "assistant"]
     assert history[0]["content"] == "Who is the president of Ecuador?"
@@ -66,8 +71,8 @@ def test_question_gets_a_cited_answer_and_opens_the_first_source(handlers):
 
 
 def test_follow_up_in_the_chat_finds_the_hostage_sentences(handlers):
-    _, history, turns, _, _ = handlers.respond("Who is the president of Ecuador?", [], [])
-    _, history, turns, _, _ = handlers.respond("What did he say about the hostages?", history, turns)
+    _, history, turns, _, _, _ = handlers.respond("Who is the president of Ecuador?", [], [])
+    _, history, turns, _, _, _ = handlers.respond("What did he say about the hostages?", history, turns)
     assert len(history) == 4 and len(turns) == 2
     answer = history[3]["content"]
     assert "Read as a follow-up to" in answer
@@ -75,7 +80,7 @@ def test_follow_up_in_the_chat_finds_the_hostage_sentences(handlers):
 
 
 def test_question_the_documents_do_not_answer_is_said_plainly(handlers):
-    _, history, _, _, _ = handlers.respond("What is the capital of France?", [], [])
+    _, history, _, _, _, _ = handlers.respond("What is the capital of France?", [], [])
     assert "The documents do not answer this question." in history[1]["content"]
     assert "Possibly related" in history[1]["content"]
 
@@ -92,14 +97,14 @@ def test_unsearchable_question_is_one_readable_error(handlers):
 
 
 def test_answer_settings_choose_how_many_sentences_and_which_search(handlers):
-    _, history, turns, _, _ = handlers.respond("hostages held by Hamas", [], [], k=5, mode="dense")
+    _, history, turns, _, _, _ = handlers.respond("hostages held by Hamas", [], [], k=5, mode="dense")
     assert len(turns[0].result.hits) == 5 and turns[0].result.mode == "dense"
-    _, _, turns, _, _ = handlers.respond("hostages held by Hamas", [], [], k=999, mode="<nonsense>")
+    _, _, turns, _, _, _ = handlers.respond("hostages held by Hamas", [], [], k=999, mode="<nonsense>")
     assert len(turns[0].result.hits) == min(web.MAX_K, 27) and turns[0].result.mode == "hybrid"
 
 
 def test_clicking_a_citation_opens_its_article_at_that_sentence(handlers):
-    _, _, turns, _, _ = handlers.respond("What did Noboa say about the hostages?", [], [], k=3)
+    _, _, turns, _, _, _ = handlers.respond("What did Noboa say about the hostages?", [], [], k=3)
     second = turns[0].result.hits[1]
     viewer, menu = handlers.open_source(render.source_ref(second), turns)
     assert f'<mark class="qa-hl qa-focus"><sup class="qa-hl-n">[2]</sup>{render.esc(second.text)}' in viewer
@@ -133,13 +138,13 @@ def test_documents_panel_lists_title_source_date_and_sentence_count(handlers):
 def test_uploaded_article_is_listed_and_answerable_at_once(handlers, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # an upload that works raises no warning
-        status, rows, header, remove_menu, source_menu, box = handlers.upload(_upload_file(tmp_path, "solar.txt", ARTICLE))
-    assert "Added" in status and "Solar Farm Opens In Quito" in status
-    assert ["Solar Farm Opens In Quito", "—", "—", 2, "solar.txt"] in rows
+        status, header, rows, _, remove_menu, source_menu, *_, box = _last(handlers.upload(_upload_file(tmp_path, "solar.txt", ARTICLE)))
+    assert "added" in status and "Solar Farm Opens In Quito" in status
+    assert ["Solar Farm Opens In Quito", "unknown", "unknown", 2, "solar.txt"] in rows
     assert "2 articles · 29 sentences" in header
     assert ("Solar Farm Opens In Quito (solar.txt)", "solar.txt") in remove_menu["choices"]
     assert box is None
-    _, history, _, _, _ = handlers.respond("How many homes does the solar farm power?", [], [])
+    _, history, _, _, _, _ = handlers.respond("How many homes does the solar farm power?", [], [])
     assert "The new solar farm near Quito powers 9,000 homes." in history[1]["content"]
     assert (handlers.docs_dir / "solar.txt").exists()
 
@@ -156,19 +161,19 @@ def test_uploaded_article_is_listed_and_answerable_at_once(handlers, tmp_path):
 def test_bad_upload_gets_a_clear_message_and_changes_nothing(handlers, tmp_path, name, data, reason):
     before_files, before_docs = folder_state(handlers.docs_dir), handlers.retriever.documents
     with pytest.warns(UserWarning) as warned:
-        status, rows, header, remove_menu, source_menu, box = handlers.upload(_upload_file(tmp_path, name, data))
-    assert reason in str(warned[0].message) and "Not added" in status
-    assert all(part == gr.skip() for part in (rows, header, remove_menu, source_menu)) and box is None
+        status, *views, box = _last(handlers.upload(_upload_file(tmp_path, name, data)))
+    assert reason in str(warned[0].message) and "not added" in status and 'class="bad"' in status
+    assert all(part == gr.skip() for part in views) and box is None
     assert folder_state(handlers.docs_dir) == before_files and handlers.retriever.documents == before_docs
 
 
 def test_removed_article_leaves_folder_index_and_answers(handlers, tmp_path):
-    handlers.upload(_upload_file(tmp_path, "solar.txt", ARTICLE))
-    status, rows, header, remove_menu, _ = handlers.remove("solar.txt")
+    _last(handlers.upload(_upload_file(tmp_path, "solar.txt", ARTICLE)))
+    status, header, rows, *_ = handlers.remove("solar.txt")
     assert "Removed" in status and [r[-1] for r in rows] == [SEED_DOC]
     assert not (handlers.docs_dir / "solar.txt").exists()
     assert "1 article · 27 sentences" in header
-    _, history, _, _, _ = handlers.respond("How many homes does the solar farm power?", [], [])
+    _, history, _, _, _, _ = handlers.respond("How many homes does the solar farm power?", [], [])
     assert "9,000 homes" not in history[1]["content"]
 
 
@@ -266,9 +271,128 @@ def _raw_call(url: str, name: str, data: list) -> str:
 def test_ui_handlers_called_over_raw_http_cannot_reach_outside_the_folders(server):
     url, docs, _ = server
     before = folder_state(docs)
-    stolen = _raw_call(url, "upload", [{"path": "/etc/passwd", "orig_name": "passwd.txt",
-                                        "meta": {"_type": "gradio.FileData"}}])
+    stolen = _raw_call(url, "upload", [[{"path": "/etc/passwd", "orig_name": "passwd.txt",
+                                         "meta": {"_type": "gradio.FileData"}}], "", "Newest first"])
     assert "event: error" in stolen and "root:" not in stolen
-    assert "no such document" in _raw_call(url, "remove", ["../index/manifest.json"])
+    assert "no such document" in _raw_call(url, "remove", ["../index/manifest.json", "", "Newest first"])
     assert "no longer indexed" in _raw_call(url, "view", ["#doc/..%2F..%2Fetc%2Fpasswd", []])
     assert folder_state(docs) == before and (docs.parent / "index" / "manifest.json").exists()
+
+
+def test_search_endpoint_takes_since_until_and_a_source_in_any_case(server):
+    client = Client(server[0], verbose=False, analytics_enabled=False)
+    data = client.predict(question="Who is the president of Ecuador?", k=2, since="2025-05-01", until="2025-05-31",
+                          source="the rio times", api_name="/search")
+    assert data["filter"] == {"since": "2025-05-01", "until": "2025-05-31", "sources": ["the rio times"]}
+    assert len(data["hits"]) == 2
+    none = client.predict(question="Who is the president of Ecuador?", since="2030-01-01", api_name="/search")
+    assert none["hits"] == []
+    with pytest.raises(Exception, match="is not a date"):
+        client.predict(question="Who?", since="May 2025", api_name="/search")
+
+
+# -- issue 12: the chat as a product ------------------------------------------------------
+
+def test_clearing_the_chat_leaves_no_follow_up_context(handlers):
+    chat, turns, _, _, asked = handlers.clear()
+    assert chat == [] and turns == [] and asked == []
+
+
+def test_recency_words_become_a_date_range_that_can_be_removed(tmp_path):
+    from app_support import DISTRACTOR
+
+    retriever, docs = corpus(tmp_path, {"summit.txt": DISTRACTOR, "undated.txt": "Mountain Road\n\nThe road opened.\n"})
+    h = web.Handlers(retriever, docs)
+    _, history, turns, _, _, asked = h.respond("What was said about hostages this week?", [], [])
+    answer = history[1]["content"]
+    assert turns[0].result.filter.since == "2025-05-26" and turns[0].result.filter.until == "2025-06-01"
+    assert "Read “this week” as" in answer and f'href="#redo/{asked[0]["n"]}"' in answer
+    assert "1 article without a date was left out by the date range." in answer
+    assert all(hit.sentence.doc == "summit.txt" for hit in turns[0].result.hits)
+    _, history, turns, _, _, asked = h.redo(f"#redo/{asked[0]['n']}", history, turns, asked=asked)
+    assert turns[-1].result.filter is None and "remove the date range" not in history[-1]["content"]
+    assert len(history) == 4 and len(asked) == 2
+    _, history, turns, *_ = h.respond("What was said about hostages this week?", [], [], since="2025-05-01",
+                                      until="2025-05-31", sources=["The Rio Times"])
+    assert turns[0].result.filter.since == "2025-05-01" and "Read “this week”" not in history[1]["content"]
+    assert "Filtered: 2025-05-01 to 2025-05-31 · source The Rio Times." in history[1]["content"]
+    with pytest.raises(gr.Error, match="not a date"):
+        h.respond("Who?", [], [], since="soon")
+
+
+def test_the_page_is_refreshed_from_the_live_index_and_only_when_it_changed(handlers, tmp_path):
+    out = handlers.refresh()
+    generation = out[-1]
+    assert all(part == gr.skip() for part in handlers.refresh_if_changed(generation))
+    _last(handlers.upload(_upload_file(tmp_path, "solar.txt", ARTICLE)))
+    header, rows, note, remove_menu, source_menu, sources, *_, examples, seen = handlers.refresh_if_changed(generation)
+    assert seen == generation + 1 and "2 articles" in header and "2 articles." in note
+    assert ("Solar Farm Opens In Quito (solar.txt)", "solar.txt") in remove_menu["choices"]
+    assert any(value == web.DOC_PREFIX + "solar.txt" for _, value in source_menu["choices"])
+    assert ["What is “Solar Farm Opens In Quito” about?"] in examples.raw_samples
+
+
+def test_examples_leave_the_seed_once_other_articles_outnumber_it(tmp_path):
+    from qa.interfaces.web.library import example_questions
+
+    retriever, docs = corpus(tmp_path, {f"story-{i}.txt": f"Story Number {i}\n\nThing {i} happened.\n" for i in range(3)})
+    questions = example_questions(retriever.documents)
+    assert "Who is the president of Ecuador?" not in questions and len(questions) == 3
+    assert all(q.startswith("What is “Story Number") for q in questions)
+
+
+def test_documents_tab_searches_and_sorts_by_title_source_and_date(tmp_path):
+    from app_support import DISTRACTOR
+
+    retriever, docs = corpus(tmp_path, {"summit.txt": DISTRACTOR, "undated.txt": "Mountain Road\n\nThe road opened.\n"})
+    h = web.Handlers(retriever, docs)
+    assert [r[0][:8] for r in h.document_rows()] == ["Colombia", "Ecuador ", "Mountain"]  # newest first, undated last
+    assert [r[0][:8] for r in h.document_rows(sort="Oldest first")] == ["Ecuador ", "Colombia", "Mountain"]
+    assert [r[1] for r in h.document_rows(sort="Source A–Z")] == ["Andes Daily", "The Rio Times", "unknown"]
+    assert [r[0][:8] for r in h.document_rows("rio times")] == ["Ecuador "]
+    rows, note, menu = h.documents_view("2025-06")
+    assert [r[-1] for r in rows] == ["summit.txt"] and note == "1 of 3 articles match." and len(menu["choices"]) == 1
+
+
+def _zip(members: dict[str, bytes], compression=None) -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression or zipfile.ZIP_STORED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+def test_several_files_and_a_zip_are_each_added_or_refused_with_a_reason(handlers, tmp_path):
+    archive = _zip({"rail.txt": b"Rail Line Reopens\n\nThe rail line reopened.", "a/b.txt": b"x",
+                    "__MACOSX/._rail.txt": b"junk", "empty.md": b""})
+    with pytest.warns(UserWarning, match="not added"):
+        steps = list(handlers.upload([_upload_file(tmp_path, "solar.txt", ARTICLE), _upload_file(tmp_path, "more.zip", archive)]))
+    status = steps[-1][0]
+    assert status.count("<li") == 4 and "__MACOSX" not in status
+    assert "solar.txt — added" in status and "more.zip › rail.txt — added" in status
+    assert "more.zip › a/b.txt — not added: inside a folder" in status and "more.zip › empty.md — not added" in status
+    assert any('class="busy"' in step[0] for step in steps[:-1])  # a line per file while it is added
+    assert {d.path for d in handlers.retriever.documents} >= {"solar.txt", "rail.txt"}
+
+
+def test_zips_that_are_too_big_too_many_or_not_zips_are_refused_whole():
+    import zipfile
+
+    from qa.errors import DocumentError
+    from qa.uploads.archive import read_members
+
+    bomb = _zip({"bomb.txt": b"0" * 5_000_000}, zipfile.ZIP_DEFLATED)
+    assert len(bomb) < 50_000
+    with pytest.raises(DocumentError, match="unpacks to more than 1,000,000 bytes"):
+        read_members(bomb, "bomb.zip", max_member_bytes=10_000_000, max_total_bytes=1_000_000)
+    [member] = read_members(bomb, "bomb.zip", max_member_bytes=1_000)
+    assert member.data is None and "upload limit" in member.reason
+    with pytest.raises(DocumentError, match="holds 3 files, more than the 2"):
+        read_members(_zip({f"{i}.txt": b"x" for i in range(3)}), "many.zip", max_members=2)
+    with pytest.raises(DocumentError, match="not a readable .zip"):
+        read_members(b"PK\x03\x04 nothing", "broken.zip")
+    assert [m.reason is None for m in read_members(_zip({"../up.txt": b"x", "/abs.txt": b"x", "ok.txt": b"x"}), "z.zip")] == \
+        [False, False, True]

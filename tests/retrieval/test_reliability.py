@@ -298,7 +298,7 @@ def test_question_of_100000_characters_is_cut_answered_and_says_so_quickly(hosti
     assert data["truncated"] is True and "Noboa" in data["hits"][0]["text"]
     # The requirement is under a second (bench/RESULTS.md has the figure); this bound only catches a hang.
     assert elapsed < 5, elapsed
-    _, history, _, _, _ = handlers.respond(question, [], [])
+    _, history, _, _, _, _ = handlers.respond(question, [], [])
     assert "Your question was long, so only its beginning was searched." in history[1]["content"]
 
 

@@ -6,91 +6,13 @@ Set QA_UPDATE_SCREENSHOT=1 to rewrite docs/screenshot.png; otherwise it goes to 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
-from pathlib import Path
 
-import httpx
 import pytest
-from app_support import ROOT, SEEDS, free_port
+from app_support import ROOT
+from browser_support import ARTICLE, BOT, ask, browser, browser_ready, page, server  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip("needs Chromium at /usr/bin/chromium", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api")
-
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
-BOT = '[data-testid="bot"]'
-ARTICLE = ("Solar Farm Opens In Quito\n\nThe new solar farm near Quito powers 9,000 homes, the energy ministry said. "
-           "It cost 40 million dollars and took eighteen months to build.\n")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`python app.py` on a copy of the seeds, with an index built from scratch."""
-    root = tmp_path_factory.mktemp("browser")
-    docs, index, log = root / "docs", root / "index", root / "app.log"
-    docs.mkdir()
-    for path in SEEDS.iterdir():
-        (docs / path.name).write_bytes(path.read_bytes())
-    port = free_port()
-    env = {**os.environ, "QA_DOCS": str(docs), "QA_INDEX": str(index), "QA_PORT": str(port),
-           "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
-    env.pop("QA_HOST", None)
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=root, env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"app.py exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            proc.terminate()
-            pytest.fail(f"app.py did not start in time:\n{log.read_text()}")
-        time.sleep(0.5)
-    yield {"url": url, "docs": docs, "index": index, "log": log}
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser, server):
-    context = browser.new_context(viewport={"width": 1400, "height": 940})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.goto(server["url"])
-    page.wait_for_selector("#question textarea")
-    yield page
-    context.close()
-
-
-def ask(page, question: str) -> str:
-    """Type a question, press Enter, and return the text of the new answer."""
-    before = page.locator(BOT).count()
-    page.fill("#question textarea", question)
-    page.keyboard.press("Enter")
-    page.wait_for_function(f"document.querySelectorAll('{BOT}').length > {before}")
-    return page.locator(BOT).nth(before).inner_text()
+browser_ready()
 
 
 def test_terminal_shows_the_index_being_built(server):
@@ -195,6 +117,8 @@ def test_screenshot_of_a_cited_answer(page, tmp_path):
     ask(page, "Who is the president of Ecuador?")
     ask(page, "What did he say about the hostages?")
     page.locator("#viewer mark.qa-focus").wait_for()
+    page.get_by_text("Filter by date and source").click()  # the screenshot shows the filters
+    page.locator("#sources").wait_for()
     page.wait_for_timeout(600)  # the chat and the viewer scroll to the new answer
     update = os.environ.get("QA_UPDATE_SCREENSHOT") == "1"
     target = ROOT / "docs" / "screenshot.png" if update else tmp_path / "screenshot.png"

@@ -65,6 +65,15 @@ HIT_SCHEMA = _object("one quoted sentence, best first", {
     "context_after": _field("string", "the part of context after the sentence"),
     "sources": _field("array", "every place the same sentence appears, this one first", items=SOURCE_SCHEMA,
                       minItems=1),
+    "answer": {"description": "the phrase inside the sentence that answers the question (a date, an amount ...), "
+                              "when it can be told; offsets into the article", "anyOf": [
+        _object("the answer phrase", {
+            "start": _field("integer", "offset of its first character in the article text", minimum=0),
+            "end": _field("integer", "offset just past its last character", minimum=0),
+            "text": _field("string", "article[start:end]"),
+            "type": _field("string", "what the question asks for: date, duration, money, percent"),
+        }),
+        {"type": "null"}]},
 })
 FILTER_SCHEMA = _object("the documents the search was restricted to", {
     "since": _field(["string", "null"], "earliest publication date admitted (YYYY-MM-DD)"),
@@ -120,6 +129,8 @@ def hit_to_dict(hit: Hit) -> dict:
         "context": hit.context, "context_start": hit.context_start,
         "context_before": hit.context_before, "context_after": hit.context_after,
         "sources": [source_to_dict(src) for src in hit.sources],
+        "answer": None if hit.answer is None else {"start": hit.answer[0], "end": hit.answer[1], "text": hit.answer_text,
+                                                   "type": hit.answer_type},
     }
 
 

@@ -239,7 +239,7 @@ class Retriever:
         results = []
         for i, query in enumerate(queries):
             ranked = self.fusion.rank(features, query, None if qvecs is None else qvecs[i], k, mode)
-            hits = tuple(make_hit(features, row, score, rank + 1, dups, window)
+            hits = tuple(make_hit(features, row, score, rank + 1, dups, window, query.text)
                          for rank, (row, score, dups) in enumerate(ranked.rows))
             results.append(SearchResult(query.text, hits, ranked.found, ranked.confidence, mode, query.truncated, query.filter))
         return results

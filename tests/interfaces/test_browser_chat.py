@@ -115,8 +115,10 @@ def test_removed_article_leaves_the_list_and_the_folder(page, server, tmp_path):
 
 def test_screenshot_of_a_cited_answer(page, tmp_path):
     ask(page, "Who is the president of Ecuador?")
-    ask(page, "What did he say about the hostages?")
+    ask(page, "When did formal diplomatic relations begin?")
     page.locator("#viewer mark.qa-focus").wait_for()
+    # the answer phrase is highlighted inside the quote
+    assert page.locator("#chat mark.qa-answer-phrase").first.inner_text() == "1949"
     page.get_by_text("Filter by date and source").click()  # the screenshot shows the filters
     page.locator("#sources").wait_for()
     page.wait_for_timeout(600)  # the chat and the viewer scroll to the new answer

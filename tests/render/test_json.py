@@ -98,7 +98,7 @@ def test_every_object_in_the_schema_requires_all_its_fields_and_no_others():
             yield from objects(sub)
 
     found = list(objects(EVAL_DETAIL_SCHEMA))
-    assert len(found) == 6  # detail, answer span, result, filter, hit, source
+    assert len(found) == 7  # detail, answer span, result, filter, hit, its answer phrase, source
     for schema in found:
         assert schema["required"] == list(schema["properties"]) and schema["additionalProperties"] is False
     assert RESULT_SCHEMA["$schema"] == "https://json-schema.org/draft/2020-12/schema"

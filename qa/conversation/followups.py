@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from ..documents.filters import Filter
+from ..documents.names import names_in
 from ..retrieval import Hit, Retriever, SearchResult
 
 log = logging.getLogger(__name__)
@@ -106,34 +107,6 @@ class Turn:
     def documents(self) -> tuple[str, ...]:
         """The documents this turn cites, best first, each once."""
         return tuple(dict.fromkeys(h.sentence.doc for h in self.result.hits))
-
-
-# A run of capitalised words (with the particles of names inside): "Daniel Noboa", "Bank of England".
-_NAME = re.compile(r"\b[A-Z][\w’'-]*(?:\s+(?:(?:of|de|del|la|van|von|bin|al|and)\s+)?[A-Z][\w’'-]*)*")
-# Capitalised only because they open a sentence or a question.
-_NOT_NAMES = frozenset("""a an the this that these those he she it they we you i his her its their our my
-what who whom whose when where why how which is are was were do does did can could will would should
-has have had in on at for to of and but or if as by from with after before since while also
-mr mrs ms dr sir january february march april may june july august september october november december
-monday tuesday wednesday thursday friday saturday sunday both all some many most one two""".split())
-
-
-def names_in(text: str) -> list[str]:
-    """The names a text mentions, in order (words capitalised only by position left out).
-
-    >>> names_in("Who is the president of Ecuador? President Daniel Noboa of Ecuador met Herzog.")
-    ['Ecuador', 'President Daniel Noboa of Ecuador', 'Herzog']
-    """
-    out = []
-    for match in _NAME.finditer(text):
-        words = match.group(0).split()
-        while words and words[0].casefold() in _NOT_NAMES:
-            words = words[1:]
-        while words and words[-1].casefold() in _NOT_NAMES:
-            words = words[:-1]
-        if words:
-            out.append(re.sub(r"[’']s$", "", " ".join(words)))
-    return out
 
 
 def is_follow_up(question: str, settings: FollowUpSettings = DEFAULT) -> bool:

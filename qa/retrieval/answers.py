@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from ..documents.names import name_spans
+
 _ASKS = [
     ("percent", re.compile(r"\bwhat (percentage|percent|proportion|share)\b|\bby how much\b", re.I)),
     ("date", re.compile(r"^when\b|\bwhen\b|\b(what|which|in what) (year|date|month|day|decade|century)\b", re.I)),
@@ -43,10 +45,6 @@ _MONEY = re.compile(r"[$£€¥]\s?\d[\d,.]*(?<![.,])(?:\s?(?:m|bn|million|billi
 _PERCENT = re.compile(r"\b\d[\d,.]*(?<![.,])\s?(?:%|per cent|percent)", re.I)
 _DURATION = re.compile(rf"\b(?:\d[\d,.]*|{_NUMBER_WORD}|several|a few|a|an)(?:[\s-]+(?:and a half|more))?[\s-]+"
                        r"(?:years?|months?|weeks?|days?|hours?|minutes?|seconds?|decades?|centuries)\b", re.I)
-_NAME = re.compile(r"\b[A-Z][\w’'-]*(?:\s+(?:(?:of|de|del|la|van|von|bin|al|the|and)\s+)?[A-Z][\w’'-]*)*")
-_NOT_NAMES = frozenset("""a an the this that these those he she it they we you i his her its their our my what who when where
-why how which is are was were do does did in on at for to of and but or if as by from with after before since while also
-mr mrs ms dr sir president minister""".split())
 _WORD = re.compile(r"[\w'-]+")
 _PATTERNS = {"date": [_DATE], "duration": [_DURATION], "money": [_MONEY], "percent": [_PERCENT],
              "number": [_MONEY, _PERCENT, _NUMBER]}
@@ -87,15 +85,7 @@ def _candidates(text: str, kind: str):
         for pattern in _PATTERNS[kind]:
             yield from ((m.start(), m.end()) for m in pattern.finditer(text))
         return
-    for m in _NAME.finditer(text):
-        words = m.group(0).split()
-        start = m.start()
-        while words and words[0].casefold() in _NOT_NAMES:
-            start = text.index(words[1], start + len(words[0])) if len(words) > 1 else start
-            words = words[1:]
-        if words:
-            end = start + len(" ".join(words)) if text[start:].startswith(" ".join(words)) else m.end()
-            yield start, end
+    yield from name_spans(text)
 
 
 def answer_phrase(sentence: str, question: str, kind: str | None = None,

@@ -72,7 +72,8 @@ def stop_app(proc: subprocess.Popen) -> None:
 
 def search(client: httpx.Client, base: str, question: str, k: int = 3) -> dict:
     """One call of the search endpoint; the result dict, or an exception saying what went wrong."""
-    started = client.post(f"{base}/gradio_api/call/search", json={"data": [question, k, ""]})
+    # Every parameter, in order: question, k, previous_question, since, until, source.
+    started = client.post(f"{base}/gradio_api/call/search", json={"data": [question, k, "", "", "", ""]})
     started.raise_for_status()
     stream = client.get(f"{base}/gradio_api/call/search/{started.json()['event_id']}")
     stream.raise_for_status()

@@ -14,6 +14,8 @@ import httpx
 import pytest
 from app_support import ROOT, SEED_DOC, corpus, free_port
 
+from qa.interfaces.web.library import DEFAULT_SORT
+
 from qa import store as store_mod
 from qa.uploads import add_upload
 
@@ -130,8 +132,9 @@ def test_two_uploads_through_the_app_at_once_both_land(tmp_path):
             stored = httpx.post(f"{url}/gradio_api/upload", files={"files": (f"solar-{n}.txt", _solar(n))}, timeout=30)
             stored.raise_for_status()
             path = stored.json()[0]
+            # The upload event takes the files (several at once), the documents search and the sort.
             started = httpx.post(f"{url}/gradio_api/call/upload", timeout=30, json={"data": [
-                {"path": path, "orig_name": f"solar-{n}.txt", "meta": {"_type": "gradio.FileData"}}]})
+                [{"path": path, "orig_name": f"solar-{n}.txt", "meta": {"_type": "gradio.FileData"}}], "", DEFAULT_SORT]})
             started.raise_for_status()
             return httpx.get(f"{url}/gradio_api/call/upload/{started.json()['event_id']}", timeout=60).text
 
@@ -140,7 +143,7 @@ def test_two_uploads_through_the_app_at_once_both_land(tmp_path):
     finally:
         demo.close()
     for n, out in zip((1, 2), outcomes):
-        assert "event: complete" in out and f"solar-{n}.txt" in out and "Added" in out, out[:500]
+        assert "event: complete" in out and f"solar-{n}.txt \\u2014 added" in out, out[-1500:]  # JSON-escaped dash
         assert (docs / f"solar-{n}.txt").read_bytes() == _solar(n)
     assert {d.path for d in retriever.documents} == {SEED_DOC, "solar-1.txt", "solar-2.txt"}
 

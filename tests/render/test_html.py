@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 
@@ -10,7 +11,7 @@ from app_support import SEED_DOC
 
 from qa import Filter
 from qa.render import html as render
-from qa.render.citation import best_score, match_label
+from qa.render.citation import best_score, quoted, verdict
 from qa.retrieval import SearchResult
 
 
@@ -27,19 +28,20 @@ def _text(fragment: str) -> str:
 def test_answer_quotes_the_best_sentences_verbatim_numbered_from_one(president):
     out = render.answer_html(president)
     for hit in president.hits:
-        assert f"[{hit.rank}]</a> “{html.escape(hit.text)}”" in out
+        assert f"[{hit.rank}]</a> {html.escape(quoted(hit.text))}" in out
     assert [h.rank for h in president.hits] == [1, 2, 3]
     assert "President Daniel Noboa of Ecuador" in _text(out)
 
 
-def test_each_citation_names_article_source_date_place_and_match_strength(president):
+def test_each_citation_names_article_source_date_and_place_with_its_score_only_on_hover(president):
     hit = president.hits[0]
     card = render.citation_html(hit, best_score(president))
     text = _text(card)
     assert "Ecuador And Israel Cement Security Alliance As Jerusalem Office Opens" in text
     assert "The Rio Times" in text and "2025-05-05" in text
     assert f"sentence {hit.sentence.number} of 27, paragraph {hit.sentence.paragraph}" in text
-    assert f"{match_label(hit.score, best_score(president))} match · score {hit.score:.2f}" in text
+    assert "score" not in text and "match" not in text  # the answer's verdict is the one measure shown
+    assert f'title="retrieval score {hit.score:.2f}' in card
 
 
 def test_citation_shows_neighbouring_sentences_with_the_cited_one_highlighted(seed):
@@ -62,7 +64,8 @@ def test_not_found_answer_says_plainly_the_documents_do_not_answer(seed):
     text = _text(out)
     assert text.index("The documents do not answer this question.") < text.index("Possibly related")
     assert "The articles say" not in text
-    assert out.count("possibly related ·") == 2
+    assert out.count("· possibly related") == 2
+    assert "Related only — not an answer" in text and "similarity" not in text
     assert "match ·" not in text  # no "strong match" label on a non-answer
 
 
@@ -74,10 +77,10 @@ def test_empty_index_answer_says_to_add_documents():
 def test_filtered_answer_says_which_articles_it_was_limited_to(seed):
     none = seed.search("Who is the president of Ecuador?", filter=Filter(since="2030-01-01"))
     out = render.answer_html(none)
-    assert "Searched only articles matching: since 2030-01-01." in out and "No indexed article matches the filter." in out
+    assert "Filtered: since 2030-01-01." in out and "No indexed article matches the filter." in out
     assert "No documents are indexed yet" not in out
     some = seed.search("Who is the president of Ecuador?", k=1, filter=Filter(sources=("The Rio Times",)))
-    assert "Searched only articles matching: source The Rio Times." in render.answer_html(some)
+    assert "Filtered: source The Rio Times." in render.answer_html(some)
 
 
 def test_follow_up_answer_says_which_question_it_was_read_after(president):
@@ -138,11 +141,52 @@ def test_source_links_survive_odd_file_names():
     assert render.parse_source_ref(ref) == ("sub/a b#?.txt", 12)
 
 
-def test_match_strength_is_judged_against_the_best_sentence_for_the_question(president):
-    best = best_score(president)
-    assert best == max(h.score for h in president.hits)
-    top = next(h for h in president.hits if h.score == best)
-    assert "strong match" in render.citation_html(top, best)
-    # Whatever scale the ranking uses, halving every score changes no label.
-    assert [match_label(h.score, best) for h in president.hits] == \
-        [match_label(h.score / 2, best / 2) for h in president.hits]
+def test_one_verdict_from_found_and_confidence_and_the_numbers_only_in_a_closed_details(president, seed):
+    threshold = 0.635
+    out = render.answer_html(president, threshold=threshold)
+    key = verdict(president.found, president.confidence, threshold)
+    assert key == "answers" and '<p class="qa-verdict qa-verdict-answers">Answers the question</p>' in out
+    numbers = re.search(r'<details class="qa-scores">(.*?)</details>', out).group(1)
+    assert f"answer confidence {president.confidence:.2f} (found from 0.64)" in numbers
+    shown = _text(out.replace(numbers, ""))
+    assert "score" not in shown.lower() and "similarity" not in shown
+    near = dataclasses.replace(president, confidence=threshold + 0.01)
+    assert "May answer the question" in render.answer_html(near, threshold=threshold)
+    assert "Related only" in render.answer_html(seed.search("What is the capital of France?", k=2), threshold=threshold)
+
+
+def test_the_answer_phrase_is_marked_inside_its_sentence(president):
+    hit = president.hits[0]
+    start = hit.sentence.start + hit.text.index("Daniel Noboa")
+    marked = dataclasses.replace(hit, answer=(start, start + len("Daniel Noboa")))
+    result = dataclasses.replace(president, hits=(marked,))
+    out = render.answer_html(result)
+    assert '<mark class="qa-answer-phrase">Daniel Noboa</mark>' in out
+    assert out.count("qa-answer-phrase") == 2  # the quote and the card
+    assert "President Daniel Noboa of Ecuador" in _text(out)
+    assert "qa-answer-phrase" not in render.answer_html(president)  # no span: nothing marked
+    outside = dataclasses.replace(hit, answer=(0, 10**6))
+    assert "qa-answer-phrase" not in render.answer_html(dataclasses.replace(president, hits=(outside,)))
+
+
+def test_a_when_answer_says_which_day_on_sunday_was(tmp_path):
+    from app_support import DISTRACTOR, corpus
+
+    retriever, _ = corpus(tmp_path, {"summit.txt": DISTRACTOR})
+    result = retriever.search("When did Petro open the regional trade summit?", k=1)
+    out = render.answer_html(result)
+    assert "on Sunday" in result.hits[0].text
+    assert "(Sunday = 1 June 2025)" in _text(out)
+    assert "Sunday = " not in _text(render.answer_html(retriever.search("Who opened the regional trade summit?", k=1)))
+
+
+def test_a_sentence_with_its_own_quotation_marks_is_not_wrapped_again(president):
+    nested = next(h for h in president.hits if h.text.endswith('"'))
+    out = render.answer_html(president)
+    assert f"{html.escape(nested.text)}</p>" in out and '."”' not in _text(out)
+
+
+def test_a_long_question_is_shown_cut_with_a_note():
+    shown = render.question_html("Why? " + "x" * 5000, 300, note="5,005 characters; the first 2,000 were searched")
+    assert len(shown) < 400 and shown.endswith("_\\(5,005 characters; the first 2,000 were searched\\)_")
+    assert "…" in shown

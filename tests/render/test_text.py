@@ -10,6 +10,7 @@ import pytest
 
 from qa import Filter, SearchResult
 from qa.conversation import ask
+from qa.render.citation import quoted
 from qa.render.text import escape_markdown, format_result
 
 TITLE = "Ecuador And Israel Cement Security Alliance As Jerusalem Office Opens"
@@ -29,7 +30,7 @@ def test_answer_quotes_each_sentence_verbatim_then_cites_it(president):
     lines = out.splitlines()
     assert lines[0] == "The articles say:"
     for hit in president.hits:
-        assert f"> [{hit.rank}] “{hit.text}”" in lines
+        assert f"> [{hit.rank}] {quoted(hit.text)}" in lines
         s = hit.sentence
         assert (f"- [{hit.rank}] {TITLE} · The Rio Times · 2025-05-05 — sentence {s.number} of 27, paragraph "
                 f"{s.paragraph}; {s.doc}, chars {s.start}-{s.end}; ") in out
@@ -45,7 +46,7 @@ def test_not_found_says_so_first_and_marks_every_sentence_possibly_related(seed)
     assert "The articles say" not in out and " match, " not in out
     assert "Possibly related — nearest sentences, not an answer:" in out
     for hit in result.hits:
-        assert f"- [{hit.rank}] “{hit.text}” — {TITLE}" in out
+        assert f"- [{hit.rank}] {quoted(hit.text)} — {TITLE}" in out
 
 
 def test_empty_index_and_empty_filter_say_what_to_do():
@@ -88,3 +89,11 @@ def test_escaped_text_shows_document_markup_as_typed_in_markdown(seed):
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in rendered
     costs = _markdown(escape_markdown("Costs rose by $5 and $6 *twice* in __May__ [x](y) & &amp;"))
     assert costs == "<p>Costs rose by $5 and $6 *twice* in __May__ [x](y) &amp; &amp;amp;</p>\n"
+
+
+def test_copy_text_says_the_verdict_and_leaves_the_numbers_out(president, seed):
+    out = format_result(president, escape=True, threshold=0.635, scores=False)
+    assert out.startswith("**Answers the question.**") and "score" not in out and "chars " not in out
+    assert f"- [1] {TITLE} · The Rio Times · 2025-05-05 — sentence" in out
+    unanswered = format_result(seed.search("What is the capital of France?", k=2), threshold=0.635, scores=False)
+    assert unanswered.startswith("**Related only — not an answer.**") and "similarity" not in unanswered

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from app_support import SEED_DOC, SEEDS, corpus, folder_state
+from app_support import SEED_DOC, SEEDS, corpus, folder_state, pdf_bytes
 
 from qa import DocumentError
 from qa.uploads import add_upload, remove_document, safe_name
@@ -83,27 +83,11 @@ def test_html_and_markdown_uploads_are_read_by_type(library):
     assert retriever.search("How much did arabica rise?", k=1).hits[0].sentence.doc == "coffee.md"
 
 
-def _tiny_pdf(lines: list[str]) -> bytes:
-    """A one-page PDF with the lines as real text (what a PDF export of an article holds)."""
-    stream = ("BT /F1 12 Tf 14 TL 72 720 Td " + " ".join(f"({line}) Tj T*" for line in lines) + " ET").encode()
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-               b"/Resources << /Font << /F1 5 0 R >> >> >>",
-               b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
-    out, offsets = bytearray(b"%PDF-1.4\n"), []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1) + b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
 
 
 def test_pdf_upload_is_read_and_answerable(library):
     retriever, docs = library
-    doc = add_upload(retriever, docs, _tiny_pdf(["Wind Farm Approved", "The council approved a wind farm with 40 turbines."]),
+    doc = add_upload(retriever, docs, pdf_bytes(["Wind Farm Approved", "The council approved a wind farm with 40 turbines."]),
                      "wind.pdf")
     assert (doc.kind, doc.title) == ("pdf", "Wind Farm Approved")
     hit = retriever.search("How many turbines will the wind farm have?", k=1).hits[0]

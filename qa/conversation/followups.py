@@ -29,6 +29,7 @@ from typing import Sequence
 
 from ..documents.filters import Filter
 from ..documents.names import names_in
+from ..ranking.query import MAX_QUESTION_CHARS
 from ..retrieval import Hit, Retriever, SearchResult
 
 log = logging.getLogger(__name__)
@@ -140,6 +141,9 @@ def ask(retriever: Retriever, question: str, previous: Turn | None = None, k: in
     subject = previous.subject or Subject(previous.question).met([previous.question], settings.subject_names)
     context, searched_before = _context(previous, subject)
     wide = max(settings.wide_per_hit * k, settings.wide)
+    # The question read in context is cut at MAX_QUESTION_CHARS from its end: make room so the
+    # follow-up itself is never what gets cut.
+    searched_before = searched_before[:max(0, MAX_QUESTION_CHARS - len(question) - 1)]
     alone, in_context = retriever.search_batch([question, f"{searched_before} {question}"], k=wide, mode=mode, filter=filter)
     # The topic is the article the previous answer came from and the one the question read in
     # context points to; a wider topic (every article cited) would let a distractor share the bonus.

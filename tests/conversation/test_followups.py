@@ -139,3 +139,9 @@ def test_a_standalone_question_starts_a_new_subject(tmp_path):
     first = ask(retriever, "Who is the president of Ecuador?")
     second = ask(retriever, "When did formal diplomatic relations begin?", first)
     assert second.follow_up_of is None and second.subject.opening == "When did formal diplomatic relations begin?"
+
+
+def test_a_long_conversation_never_cuts_the_follow_up_itself(seed):
+    first = ask(seed, "Who is the president of Ecuador? " + "Tell me everything about the visit. " * 60)
+    turn = ask(seed, "What did he say about the hostages?", previous=first)
+    assert turn.searched[1].endswith("What did he say about the hostages?")

@@ -76,3 +76,42 @@ def test_a_read_only_chat_refuses_uploads_and_removals_in_its_handlers(tmp_path)
     assert "read-only" in status
     assert "read-only" in handlers.remove(SEED_DOC)[0]
     assert folder_state(docs) == before and [d.path for d in retriever.documents] == [SEED_DOC]
+
+
+def test_a_login_guards_both_http_routes_of_search_and_read_only_refuses_uploads_over_http(tmp_path):
+    import httpx
+    from app_support import SEED_DOC, corpus, folder_state, free_port
+
+    import app
+    from qa.interfaces.web.library import DEFAULT_SORT
+
+    retriever, docs = corpus(tmp_path)
+    before = folder_state(docs)
+    demo = app.build_app(retriever, docs, read_only=True)
+    demo.queue(default_concurrency_limit=4)
+    settings = app.launch_settings("127.0.0.1", free_port(), docs, tmp_path / "index")
+    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, auth=[("reader", "s3cret")], **settings)
+    url = url.rstrip("/")
+    body = {"data": ["Who is the president of Ecuador?", 3, "", "", "", ""], "session_hash": "t1"}
+    try:
+        with httpx.Client(timeout=60) as anonymous:
+            # The direct route (one POST) and the queued one (POST, then the event stream).
+            assert anonymous.post(f"{url}/gradio_api/run/search", json=body).status_code == 401
+            assert anonymous.post(f"{url}/gradio_api/call/search", json=body).status_code == 401
+        with httpx.Client(timeout=60) as reader:
+            assert reader.post(f"{url}/login", data={"username": "reader", "password": "wrong"}).status_code == 400
+            assert reader.post(f"{url}/login", data={"username": "reader", "password": "s3cret"}).status_code == 200
+            answered = reader.post(f"{url}/gradio_api/run/search", json=body)
+            assert answered.status_code == 200, answered.text[:300]
+            hits = answered.json()["data"][0]["hits"]
+            assert hits and hits[0]["doc"] == SEED_DOC
+            # Logged in, a read-only app still refuses to change the folder over HTTP.
+            stored = reader.post(f"{url}/gradio_api/upload", files={"files": ("new.txt", b"Solar Farm\n\nIt powers homes.")})
+            stored.raise_for_status()
+            started = reader.post(f"{url}/gradio_api/call/upload", json={"data": [
+                [{"path": stored.json()[0], "orig_name": "new.txt", "meta": {"_type": "gradio.FileData"}}], "", DEFAULT_SORT]})
+            streamed = reader.get(f"{url}/gradio_api/call/upload/{started.json()['event_id']}").text
+            assert "read-only" in streamed, streamed[-500:]
+    finally:
+        demo.close()
+    assert folder_state(docs) == before and [d.path for d in retriever.documents] == [SEED_DOC]

@@ -28,4 +28,4 @@ class StoreUnavailableError(IndexStoreError):
 
 
 class ModelLoadError(QAError):
-    """The embedding model cannot be loaded from local files (qa never downloads)."""
+    """A model (the embedding model, the re-ranking model) cannot be loaded from local files (qa never downloads)."""

@@ -41,6 +41,7 @@ def test_the_wheel_installs_into_a_clean_venv_and_runs_the_readme_example(tmp_pa
     (work / "seeds").symlink_to(ROOT / "seeds")
     env = {**os.environ, "PYTHONPATH": sysconfig.get_paths()["purelib"], "HF_HUB_OFFLINE": "1"}
     code = "import qa, sys; assert 'site-packages' in qa.__file__ and str(sys.argv[1]) not in qa.__file__, qa.__file__\n" \
+        + "from qa.ranking import Fusion; Fusion.learned()  # its models are package data\n" \
         + readme_library_example()
     ran = subprocess.run([str(python), "-c", code, str(ROOT)], cwd=work, env=env, capture_output=True, text=True, timeout=600)
     assert ran.returncode == 0, ran.stderr[-3000:]

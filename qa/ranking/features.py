@@ -15,6 +15,7 @@ import numpy as np
 
 from ..store.base import SentenceStore
 from ..store.corpus import Corpus, hash_texts
+from .absent import absent_terms, article_words, question_terms
 from .answertype import AnswerTypes
 from .forms import SentenceForms
 from .lexical import Lexical, tokenize
@@ -36,6 +37,8 @@ class Features:
         # Word pairs of sentences met as candidates: repeated questions on one corpus meet the
         # same sentences again, and tokenizing is the costly part of the phrase signal.
         self.word_pairs = functools.lru_cache(maxsize=65_536)(self._word_pairs)
+        # The folded words of articles whose sentences came first: what ``absent`` compares.
+        self.article_words = functools.lru_cache(maxsize=4_096)(lambda doc: article_words(self.corpus.documents[doc].text))
         # A save only renumbers the generation: reuse what the previous features built.
         same = previous is not None and previous.corpus.spans is self.corpus.spans
         for name in _BUILT:
@@ -113,6 +116,13 @@ class Features:
                 by_text.setdefault(normalized(self.corpus.sentence_text(row)), []).append(row)
             groups.update({r: tuple(rows) for rows in by_text.values() if len(rows) > 1 for r in rows})
         return groups
+
+    def absent(self, question: str, row: int) -> tuple[int, int]:
+        """How many of the question's names, years and numbers the article of ``row`` lacks, and of how many."""
+        terms = question_terms(question)
+        if not terms:
+            return 0, 0
+        return len(absent_terms(question, self.article_words(int(self.corpus.spans[row, 0])))), len(terms)
 
     def similarity(self, qvec: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Cosine of the question with the sentences at ``rows``."""

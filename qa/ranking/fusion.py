@@ -6,6 +6,12 @@ candidate's score is the weighted sum of the signals of ``qa.ranking.signals``; 
 asks whether the best sentence's evidence (its cosine plus ``Settings.evidence_coverage``
 times the corpus-IDF share of the question's words it holds) reaches ``Settings.threshold``:
 a bare cosine misses questions about things the corpus never names.
+
+``Fusion.learned()`` (opt-in) adds a learned second stage in hybrid mode: the re-ranker
+(``qa.ranking.rerank``) orders the ``Settings.rerank_depth`` best candidates by the hand
+score, reading each with its neighbours and its place in the article, and the calibrator
+(``qa.ranking.calibration``) turns the best one's evidence into the probability that it
+answers, from which ``found`` follows.
 """
 
 from __future__ import annotations
@@ -14,8 +20,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import calibration, rerank
+from .calibration import Calibrator
 from .features import Features
 from .query import Query
+from .rerank import Reranker
 from .signals import SIGNALS, Candidates, coverage
 from .weights import Settings, Weights
 
@@ -29,6 +38,7 @@ class Ranked:
     rows: list[tuple[int, float, tuple[int, ...]]]
     found: bool
     confidence: float
+    evidence: np.ndarray | None = None  # the calibrator's inputs (``qa.ranking.calibration.FEATURES``), when it ran
 
 
 @dataclass(frozen=True)
@@ -37,6 +47,38 @@ class Fusion:
 
     weights: Weights = field(default_factory=Weights)
     settings: Settings = field(default_factory=Settings)
+    reranker: Reranker | None = None
+    calibrator: Calibrator | None = None
+
+    @classmethod
+    def learned(cls, **fields) -> "Fusion":
+        """The opt-in learned ranking: the re-ranker, and ``found`` from the calibrator fitted over it.
+
+        Better on questions in readers' own words, a little worse on SQuAD-style ones and on
+        the news conversations (bench/RESULTS.md, "The learned re-ranker"), so not the default.
+
+        >>> Fusion.learned().reranker is not None
+        True
+        """
+        return cls(reranker=Reranker.packaged(), calibrator=Calibrator.packaged(), **fields)
+
+    def threshold(self, mode: str = "hybrid") -> float:
+        """The confidence at which a search in ``mode`` says "found" (a probability when calibrated)."""
+        if mode == "bm25":
+            return self.settings.bm25_threshold
+        if mode == "hybrid" and self.calibrator is not None:
+            return self.calibrator.threshold
+        return self.settings.threshold
+
+    def sure(self, mode: str = "hybrid") -> float | None:
+        """The confidence from which a found answer is sure, when calibrated (else None).
+
+        Calibrated, confidence is the probability that the first quote answers: sure from
+        ``calibration.SURE_PROBABILITY`` (more likely than not) or the found threshold, the higher.
+        """
+        if mode == "hybrid" and self.calibrator is not None:
+            return max(calibration.SURE_PROBABILITY, self.calibrator.threshold)
+        return None
 
     def rank(self, features: Features, query: Query, qvec: np.ndarray | None, k: int, mode: str) -> Ranked:
         s = self.settings
@@ -50,18 +92,45 @@ class Fusion:
             best = cand[np.argmax(score)] if len(cand) else None
             confidence = float(coverage(features, query, np.array([best]))[0]) if best is not None else 0.0
             return self._finish(features, cand, score, k, confidence, confidence >= s.bm25_threshold)
-        _, ids = features.store.search(qvec[None, :], depth, query.filter)
-        ids = ids[0][ids[0] >= 0]
-        dense_rows = _quotable(corpus, np.sort(corpus.rows(ids)))
         if mode == "dense":
-            cand = dense_rows
+            cand = self._dense_rows(features, query, qvec, depth)
             score = features.similarity(qvec, cand)
         else:
-            bm = self._bm25(features, query, admitted)
-            cand = np.union1d(dense_rows, _quotable(corpus, _top(bm, depth, admitted)))
-            score = self.score(Candidates(features, query, qvec, cand, bm, s))
+            c = self.candidates(features, query, qvec, k)
+            if not len(c.rows):
+                return self._finish(features, c.rows, np.zeros(0, dtype=np.float32), k, 0.0, False)
+            if self.reranker is None:
+                where, score = np.arange(len(c.rows)), self.score(c)
+            else:
+                where, x = self.front(c, max(s.rerank_depth, k))
+                score = self.reranker.score(x)
+            cand, best = c.rows[where], int(np.argmax(score))
+            evidence = calibration.features(c, int(where[best]), where, features.absent(query.text, int(cand[best])))
+            if self.calibrator is not None:
+                confidence = float(self.calibrator.probability(evidence[None, :])[0])
+                found = confidence >= self.calibrator.threshold
+            else:
+                confidence = self.evidence(features, query, qvec, int(cand[best]))
+                found = confidence >= s.threshold
+            return self._finish(features, cand, score, k, confidence, found, evidence)
         confidence = self.evidence(features, query, qvec, int(cand[np.argmax(score)])) if len(cand) else 0.0
         return self._finish(features, cand, score, k, confidence, confidence >= s.threshold)
+
+    def candidates(self, features: Features, query: Query, qvec: np.ndarray, k: int) -> Candidates:
+        """The hybrid candidates of one question: the top of the dense and the BM25 retriever, filtered."""
+        s = self.settings
+        depth = max(s.depth, s.depth_per_hit * k)
+        admitted = features.corpus.admitted(query.filter)
+        bm = self._bm25(features, query, admitted)
+        rows = np.union1d(self._dense_rows(features, query, qvec, depth),
+                          _quotable(features.corpus, _top(bm, depth, admitted)))
+        return Candidates(features, query, qvec, rows, bm, s)
+
+    @staticmethod
+    def _dense_rows(features: Features, query: Query, qvec: np.ndarray, depth: int) -> np.ndarray:
+        _, ids = features.store.search(qvec[None, :], depth, query.filter)
+        ids = ids[0][ids[0] >= 0]
+        return _quotable(features.corpus, np.sort(features.corpus.rows(ids)))
 
     @staticmethod
     def _bm25(features: Features, query: Query, admitted: np.ndarray | None) -> np.ndarray:
@@ -79,22 +148,34 @@ class Fusion:
 
     def score(self, c: Candidates) -> np.ndarray:
         """Hybrid score of each candidate: the weighted sum of the registered signals."""
+        return self._hand(c)[0]
+
+    def _hand(self, c: Candidates, every: bool = False) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The hand score, and each signal's values (all of them when ``every``, else the weighted ones)."""
         score = np.zeros(len(c.rows), dtype=np.float32)
-        front_signals = []
+        values, front_signals = {}, []
         for sig in SIGNALS.values():
             weight = getattr(self.weights, sig.name)
-            if not weight:
+            if not weight and not every:
                 continue
             if sig.front:
                 front_signals.append((sig, weight))
             else:
-                score += weight * sig.fn(c)
+                values[sig.name] = sig.fn(c)
+                score += weight * values[sig.name]
         for sig, weight in front_signals:
             front = np.argsort(-score)[:self.settings.phrase_shortlist]
             score[front] += weight * sig.fn(c, front)
-        return score
+        return score, values
 
-    def _finish(self, features, cand, score, k, confidence, found) -> Ranked:
+    def front(self, c: Candidates, depth: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``depth`` best candidates by the hand score (positions in ``c.rows``) and their re-ranking features."""
+        hand, values = self._hand(c, every=True)
+        front = np.argsort(-hand, kind="stable")[:depth]
+        values = {**values, **{sig.name: sig.fn(c, front) for sig in SIGNALS.values() if sig.front}}
+        return front, rerank.features(c, values, hand, front)
+
+    def _finish(self, features, cand, score, k, confidence, found, evidence=None) -> Ranked:
         order = np.argsort(-score, kind="stable")
         groups = features.groups
         seen: set[int] = set()
@@ -108,7 +189,7 @@ class Fusion:
             rows.append((row, float(score[i]), dups))
             if len(rows) == k:
                 break
-        return Ranked(rows, bool(found), confidence)
+        return Ranked(rows, bool(found), confidence, evidence)
 
 
 def _quotable(corpus, rows: np.ndarray) -> np.ndarray:

@@ -23,6 +23,7 @@ from pathlib import Path
 from qa import QAError, Retriever
 from qa.interfaces.sharing import Sharing, check_exposure, parse_auth
 from qa.interfaces.web import build_app, launch_settings
+from qa.ranking import Fusion
 from qa.retrieval import default_index_dir
 from qa.uploads import MAX_UPLOAD_BYTES
 
@@ -51,6 +52,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="ask for a login (QA_AUTH; several as USER:PW,USER2:PW2)")
     parser.add_argument("--read-only", action="store_true", default=env.get("QA_READ_ONLY", "").lower() in ("1", "true", "yes"),
                         help="no uploads or removals, in the page and through the API (QA_READ_ONLY=1)")
+    parser.add_argument("--learned", action="store_true", default=env.get("QA_LEARNED", "").lower() in ("1", "true", "yes"),
+                        help="rank with the learned re-ranker; the verdict then reads its calibrated probability "
+                             "(QA_LEARNED=1; bench/RESULTS.md says what it gains and costs)")
     parser.add_argument("--max-upload-mb", type=float, default=float(env.get("QA_MAX_UPLOAD_MB") or MAX_UPLOAD_BYTES / 2**20),
                         help="largest file an upload may be (QA_MAX_UPLOAD_MB)")
     args = parser.parse_args(argv)
@@ -77,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         if not Path(args.docs).exists():  # a new, empty library to upload into
             Path(args.docs).mkdir(parents=True)
         retriever = Retriever.from_directory(args.docs, index_dir=args.index, progress=True, store=args.store)
+        if args.learned:
+            retriever.fusion = Fusion.learned()
         print("Preparing search ...", flush=True)
         retriever.search("warm up", k=1)  # loads the model now, not on the first question
     except (QAError, OSError) as err:

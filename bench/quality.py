@@ -58,7 +58,8 @@ def table(title: str, retriever: Retriever, questions, run=evaluate) -> list[str
     reports = {}
     default = retriever.fusion
     for label, mode, fusion in (("bm25", "bm25", default), ("dense", "dense", default),
-                                ("plain blend 0.7/0.3", "hybrid", BLEND), ("**hybrid (qa)**", "hybrid", default)):
+                                ("plain blend 0.7/0.3", "hybrid", BLEND), ("**hybrid (qa)**", "hybrid", default),
+                                ("hybrid, learned (`--learned`; in-sample on squad and news)", "hybrid", Fusion.learned())):
         retriever.fusion = fusion
         try:
             reports[label] = run(retriever, questions, mode).as_dict()
@@ -74,11 +75,11 @@ def table(title: str, retriever: Retriever, questions, run=evaluate) -> list[str
 def latency(retriever: Retriever, questions: list[Question], n: int = 300) -> list[str]:
     """Warm one-at-a-time query latency of the plain blend and of qa's ranking, interleaved."""
     sample = [q.question for q in questions[:n]]
-    times = {"plain blend": [], "hybrid (qa)": []}
-    default = retriever.fusion
+    times = {"plain blend": [], "hybrid (qa)": [], "hybrid, learned": []}
+    default, learned = retriever.fusion, Fusion.learned()
     retriever.search(sample[0])
     for q in sample:
-        for label, fusion in (("plain blend", BLEND), ("hybrid (qa)", default)):
+        for label, fusion in (("plain blend", BLEND), ("hybrid (qa)", default), ("hybrid, learned", learned)):
             retriever.fusion = fusion
             t = time.perf_counter()
             retriever.search(q, k=5)
@@ -87,10 +88,12 @@ def latency(retriever: Retriever, questions: list[Question], n: int = 300) -> li
     p50 = {k: statistics.median(v) for k, v in times.items()}
     p95 = {k: sorted(v)[int(0.95 * len(v))] for k, v in times.items()}
     ratio = p50["hybrid (qa)"] / p50["plain blend"]
+    learned_ratio = p50["hybrid, learned"] / p50["hybrid (qa)"]
     return ["### Query latency (warm, one query at a time, squad-dev-a, same run)", "",
             "| ranking | p50 ms | p95 ms |", "|---|---|---|"] + [
         f"| {k} | {p50[k]:.1f} | {p95[k]:.1f} |" for k in times] + [
-        "", f"qa's ranking costs {100 * (ratio - 1):+.0f}% of the plain blend's p50 latency ({n} questions).", ""]
+        "", f"qa's ranking costs {100 * (ratio - 1):+.0f}% of the plain blend's p50 latency, the learned one "
+        f"{100 * (learned_ratio - 1):+.0f}% of qa's ({n} questions).", ""]
 
 
 def abstention(embedder: Embedder, squad_docs: Path, questions: list[Question]) -> list[str]:

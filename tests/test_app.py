@@ -39,7 +39,7 @@ def test_app_py_is_wiring_and_only_the_web_interface_imports_gradio():
 
 
 def test_defaults_are_the_seed_folder_on_localhost_port_7860(monkeypatch):
-    for name in ("QA_DOCS", "QA_INDEX", "QA_HOST", "QA_PORT", "QA_MAX_UPLOAD_MB"):
+    for name in ("QA_DOCS", "QA_INDEX", "QA_HOST", "QA_PORT", "QA_MAX_UPLOAD_MB", "QA_LEARNED"):
         monkeypatch.delenv(name, raising=False)
     args = app.parse_args([])
     assert (args.host, args.port, Path(args.docs)) == ("127.0.0.1", 7860, app.ROOT / "seeds")
@@ -55,6 +55,13 @@ def test_environment_and_flags_configure_folders_host_and_port(monkeypatch, tmp_
     args = app.parse_args([])
     assert (args.docs, args.index, args.host, args.port) == (str(tmp_path / "d"), str(tmp_path / "i"), "0.0.0.0", 9001)
     assert app.parse_args(["--port", "9002", "--host", "127.0.0.1"]).port == 9002
+
+
+def test_the_learned_ranking_is_chosen_by_flag_or_environment(monkeypatch):
+    monkeypatch.delenv("QA_LEARNED", raising=False)
+    assert not app.parse_args([]).learned and app.parse_args(["--learned"]).learned
+    monkeypatch.setenv("QA_LEARNED", "1")
+    assert app.parse_args([]).learned
 
 
 def test_start_up_problem_is_one_readable_line(tmp_path):

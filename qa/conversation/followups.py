@@ -149,7 +149,7 @@ def ask(retriever: Retriever, question: str, previous: Turn | None = None, k: in
     # context points to; a wider topic (every article cited) would let a distractor share the bonus.
     topic = {hits[0].sentence.doc for hits in (previous.result.hits, in_context.hits) if hits}
     hits = _merge(alone.hits, in_context.hits, topic, k, settings.topic_bonus)
-    threshold = retriever.fusion.settings.threshold
+    threshold = retriever.fusion.threshold(mode)
     found = alone.found or (in_context.found and alone.confidence >= settings.found_ratio * threshold)
     log.debug("follow-up %r read after %r: found=%s", question, context, found)
     result = dataclasses.replace(alone, hits=hits, found=found)

@@ -28,6 +28,11 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--store", metavar="SPEC", help="where the index lives: local (default, FAISS in --index), "
                        "milvus:PATH.db (embedded Milvus) or milvus://HOST:PORT (token from QA_MILVUS_TOKEN)")
 
+    def learned(p):
+        p.add_argument("--learned", action="store_true",
+                       help="hybrid search with the learned re-ranker: better on questions in readers' own words, "
+                            "a little worse on SQuAD-style ones (bench/RESULTS.md)")
+
     def filters(p):
         p.add_argument("--since", metavar="YYYY-MM-DD", help="only articles published on or after this date")
         p.add_argument("--until", metavar="YYYY-MM-DD", help="only articles published on or before this date")
@@ -47,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=("hybrid", "dense", "bm25"), default="hybrid")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     common(p)
+    learned(p)
     filters(p)
 
     p = sub.add_parser("eval", help="measure retrieval quality on a question file (JSON lines)")
@@ -57,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="print one JSON object per question (the search result and the answer's rank); "
                         "the summary then goes to standard error")
     common(p)
+    learned(p)
     filters(p)
     return parser
 
@@ -71,8 +78,13 @@ def _positive(text: str) -> int:
 def _open(args, progress: bool, embedder=None):
     from ..retrieval import Retriever
 
-    return Retriever.from_directory(args.docs, index_dir=args.index, model=args.model, progress=progress,
-                                    rebuild=args.rebuild, store=args.store, embedder=embedder)
+    retriever = Retriever.from_directory(args.docs, index_dir=args.index, model=args.model, progress=progress,
+                                         rebuild=args.rebuild, store=args.store, embedder=embedder)
+    if getattr(args, "learned", False):
+        from ..ranking import Fusion
+
+        retriever.fusion = Fusion.learned()
+    return retriever
 
 
 def _filter(args):

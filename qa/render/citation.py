@@ -69,10 +69,10 @@ def follow_up_questions(follow_up_of: str | None) -> list[str]:
 
 # -- how far an answer can be trusted ---------------------------------------------------
 
-# A confidence this far above the "found" threshold is clearly over it; nearer, a sentence
-# may hold the answer or only share its words. Hybrid confidence moves by about this much
-# between a sentence that answers and one on the same topic (seed and SQuAD questions).
-# When confidence becomes a calibrated probability, only this mapping changes.
+# Where confidence is not a calibrated probability (dense and bm25 searches, or a fusion
+# without the calibrator), a confidence this far above the "found" threshold is clearly over
+# it; nearer, a sentence may hold the answer or only share its words (seed and SQuAD questions).
+# A calibrated search gives its own yardstick (``sure``: ``Fusion.sure``).
 SURE_MARGIN = 0.1
 VERDICTS = {
     "answers": "Answers the question",
@@ -81,20 +81,24 @@ VERDICTS = {
 }
 
 
-def verdict(found: bool, confidence: float, threshold: float | None = None) -> str:
+def verdict(found: bool, confidence: float, threshold: float | None = None, sure: float | None = None) -> str:
     """The one measure a reader sees: "answers", "may" or "related" (a key of ``VERDICTS``).
 
-    ``threshold`` is the confidence at which the retriever says "found"; without it a found
-    answer counts as answering.
+    Not found is "related". A found answer "answers" from the confidence ``sure`` on (for a
+    calibrated search, the probability from which the first quote more likely answers than
+    not), else "may". Without ``sure`` it is ``threshold`` (the confidence at which the
+    retriever says "found") plus ``SURE_MARGIN``; with neither, found counts as answering.
 
     >>> verdict(True, 0.9, 0.635), verdict(True, 0.66, 0.635), verdict(False, 0.61, 0.635), verdict(True, 0.7)
     ('answers', 'may', 'related', 'answers')
+    >>> verdict(True, 0.62, 0.2, sure=0.5), verdict(True, 0.3, 0.2, sure=0.5)
+    ('answers', 'may')
     """
     if not found:
         return "related"
-    if threshold is None or confidence >= threshold + SURE_MARGIN:
-        return "answers"
-    return "may"
+    if sure is None and threshold is not None:
+        sure = threshold + SURE_MARGIN
+    return "answers" if sure is None or confidence >= sure else "may"
 
 
 def scores_line(result: SearchResult, threshold: float | None = None) -> str:

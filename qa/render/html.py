@@ -123,11 +123,12 @@ def citation_label(hit: Hit) -> str:
 # -- chat answers -----------------------------------------------------------------------
 
 def answer_html(result: SearchResult, follow_up_of: str | None = None, threshold: float | None = None,
-                notes: Sequence[str] = (), copy_text: str | None = None, extra_html: str = "") -> str:
+                notes: Sequence[str] = (), copy_text: str | None = None, extra_html: str = "",
+                sure: float | None = None) -> str:
     """The chat's answer: a verdict, numbered verbatim quotes, then one card per citation.
 
     The verdict ("answers the question / may answer / related only", ``citation.verdict``
-    against the retriever's found ``threshold``) is the one measure shown; the raw scores
+    against the retriever's found ``threshold`` and its ``sure`` yardstick) is the one measure shown; the raw scores
     sit in a closed "Scores" details. When ``result.found`` is False the answer says so
     first, and any sentences shown are marked "possibly related". ``notes`` are extra lines
     from the app (plain text, escaped here); ``extra_html`` is markup the app built (a
@@ -156,7 +157,7 @@ def answer_html(result: SearchResult, follow_up_of: str | None = None, threshold
         parts.append('<p class="qa-lead"><strong>No documents are indexed yet.</strong> '
                      'Add an article in the Documents tab, then ask again.</p></div>')
         return "".join(parts)
-    key = verdict(result.found, result.confidence, threshold)
+    key = verdict(result.found, result.confidence, threshold, sure)
     parts.append(f'<p class="qa-verdict qa-verdict-{key}">{esc(VERDICTS[key])}</p>')
     when = asked_type(result.question) == "time"
     if result.found:

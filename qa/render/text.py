@@ -27,7 +27,7 @@ _MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]<>~|&$])")
 
 
 def format_result(result: SearchResult, follow_up_of: str | None = None, escape: bool = False,
-                  threshold: float | None = None, scores: bool = True) -> str:
+                  threshold: float | None = None, scores: bool = True, sure: float | None = None) -> str:
     """A search result as text: notes, the quoted sentences, then one line per citation.
 
     ``follow_up_of`` is ``Turn.follow_up_of`` (the earlier questions, one a line). When
@@ -56,7 +56,7 @@ def format_result(result: SearchResult, follow_up_of: str | None = None, escape:
         return "\n".join(lines + ["No documents are indexed yet: add articles to the documents folder, then ask again."])
     best = best_score(result)
     if not scores:
-        lines += [f"**{VERDICTS[verdict(result.found, result.confidence, threshold)]}.**", ""]
+        lines += [f"**{VERDICTS[verdict(result.found, result.confidence, threshold, sure)]}.**", ""]
     if result.found:
         lines += ["The articles say:", ""]
         lines += "\n>\n".join(f"> [{h.rank}] {quoted(show(h.text))}" for h in result.hits).split("\n")

@@ -55,6 +55,19 @@ def test_ask_json_is_the_search_result_shape(qa, index):
     assert json.loads(out) == json.loads(json.dumps(result_to_dict(expected)))
 
 
+def test_ask_learned_ranks_with_the_learned_re_ranker(qa, index):
+    from qa.ranking import Fusion
+
+    question = "What did Herzog call Noboa?"
+    code, out, _ = qa("ask", question, "-k", "3", "--learned", "--json")
+    assert code == 0
+    retriever = Retriever.from_directory(SEEDS, index_dir=index)
+    retriever.fusion = Fusion.learned()
+    assert json.loads(out) == json.loads(json.dumps(result_to_dict(retriever.search(question, k=3))))
+    _, plain, _ = qa("ask", question, "-k", "3", "--json")
+    assert [h["score"] for h in json.loads(plain)["hits"]] != [h["score"] for h in json.loads(out)["hits"]]
+
+
 def test_eval_json_keeps_its_keys(qa):
     code, out, err = qa("eval", str(QUESTIONS), "--json")
     assert code == 0 and err == ""

@@ -396,3 +396,20 @@ def test_zips_that_are_too_big_too_many_or_not_zips_are_refused_whole():
         read_members(b"PK\x03\x04 nothing", "broken.zip")
     assert [m.reason is None for m in read_members(_zip({"../up.txt": b"x", "/abs.txt": b"x", "ok.txt": b"x"}), "z.zip")] == \
         [False, False, True]
+
+
+def test_with_the_learned_ranking_the_verdict_reads_its_calibrated_probability(tmp_path):
+    from qa.ranking import Fusion
+    from qa.ranking.calibration import SURE_PROBABILITY
+
+    retriever, docs = corpus(tmp_path)
+    retriever.fusion = Fusion.learned()
+    handlers = web.Handlers(retriever, docs)
+    assert handlers.sure("hybrid") == max(SURE_PROBABILITY, retriever.fusion.threshold())
+    for question in ("When did formal diplomatic relations begin?", "Who is the president of Ecuador?",
+                     "What is the capital of Australia?"):
+        _, history, turns, _, _, _ = handlers.respond(question, [], [])
+        result = turns[-1].result
+        expected = ("Related only" if not result.found else
+                    "Answers the question" if result.confidence >= handlers.sure("hybrid") else "May answer")
+        assert expected in history[-1]["content"], (question, result.found, result.confidence)

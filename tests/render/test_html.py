@@ -190,3 +190,14 @@ def test_a_long_question_is_shown_cut_with_a_note():
     shown = render.question_html("Why? " + "x" * 5000, 300, note="5,005 characters; the first 2,000 were searched")
     assert len(shown) < 400 and shown.endswith("_\\(5,005 characters; the first 2,000 were searched\\)_")
     assert "…" in shown
+
+
+def test_a_calibrated_confidence_answers_from_the_sure_probability_on(president):
+    sure_at = dataclasses.replace(president, found=True, confidence=0.62)
+    assert "Answers the question" in render.answer_html(sure_at, threshold=0.2, sure=0.5)
+    found_below = dataclasses.replace(president, found=True, confidence=0.35)
+    assert "May answer the question" in render.answer_html(found_below, threshold=0.2, sure=0.5)
+    # Without its yardstick the same probability would read as far over the threshold.
+    assert "Answers the question" in render.answer_html(found_below, threshold=0.2)
+    assert "Related only" in render.answer_html(dataclasses.replace(president, found=False), threshold=0.2, sure=0.5)
+    assert verdict(True, 0.3, 0.2, sure=0.5) == "may" and verdict(False, 0.9, 0.2, sure=0.5) == "related"

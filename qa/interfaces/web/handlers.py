@@ -139,10 +139,13 @@ class Handlers:
 
     def threshold(self, mode: str) -> float | None:
         """The confidence at which the retriever says "found" in ``mode`` (the verdict's yardstick)."""
-        settings = getattr(getattr(self.retriever, "fusion", None), "settings", None)
-        if settings is None:
-            return None
-        return getattr(settings, "bm25_threshold" if mode == "bm25" else "threshold", None)
+        fusion = getattr(self.retriever, "fusion", None)
+        return fusion.threshold(mode) if fusion is not None else None
+
+    def sure(self, mode: str) -> float | None:
+        """The confidence from which a found answer "answers the question" (None: the render's margin)."""
+        fusion = getattr(self.retriever, "fusion", None)
+        return fusion.sure(mode) if fusion is not None else None
 
     # -- events -------------------------------------------------------------------------
 
@@ -201,12 +204,13 @@ class Handlers:
         if used.dated and facts.undated:
             notes.append(f"{facts.undated:,} article{'s' if facts.undated != 1 else ''} without a date "
                          f"{'was' if facts.undated == 1 else 'were'} left out by the date range.")
-        threshold = self.threshold(mode)
-        copy = format_result(turn.result, turn.follow_up_of, escape=True, threshold=threshold, scores=False)
+        threshold, sure = self.threshold(mode), self.sure(mode)
+        copy = format_result(turn.result, turn.follow_up_of, escape=True, threshold=threshold, scores=False, sure=sure)
         turns = [*turns[-(KEEP_TURNS - 1):], turn]
         history += [{"role": "user", "content": self._question_bubble(question, turn)},
                     {"role": "assistant", "content": render.answer_html(turn.result, turn.follow_up_of, threshold,
-                                                                        notes, copy_text=copy, extra_html=extra)}]
+                                                                        notes, copy_text=copy, extra_html=extra,
+                                                                        sure=sure)}]
         first = render.source_ref(turn.result.hits[0]) if turn.result.hits else None
         menu = gr.update(choices=self.viewer_choices(turn), value=first)
         return "", history, turns, self.view(first, turns), menu, asked

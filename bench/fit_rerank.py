@@ -95,13 +95,18 @@ def collect(retriever: Retriever, questions, set_name: str) -> dict:
             "name": set_name}
 
 
-def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray, fitted_on: str) -> Reranker:
+def logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Standardise the columns, fit a weighted logistic regression: (mean, scale, coef, intercept)."""
     from sklearn.linear_model import LogisticRegression
 
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0
     model = LogisticRegression(C=C, max_iter=2000).fit((x - mean) / scale, y, sample_weight=w / w.mean())
-    return Reranker.of(mean, scale, model.coef_[0], float(model.intercept_[0]), fitted_on)
+    return mean, scale, model.coef_[0], float(model.intercept_[0])
+
+
+def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray, fitted_on: str) -> Reranker:
+    return Reranker.of(*logistic(x, y, w), fitted_on)
 
 
 def evidence(retriever: Retriever, questions, fusion_of, set_name: str) -> dict:
@@ -125,12 +130,8 @@ def evidence(retriever: Retriever, questions, fusion_of, set_name: str) -> dict:
 
 def fit_calibrator(x, y, w, answerable, fitted_on: str) -> Calibrator:
     """Logistic model of "the first quote answers"; threshold at ``TARGET_FALSE_ABSTAIN`` on these rows."""
-    from sklearn.linear_model import LogisticRegression
-
-    mean, scale = x.mean(axis=0), x.std(axis=0)
-    scale[scale == 0] = 1.0
-    model = LogisticRegression(C=C, max_iter=2000).fit((x - mean) / scale, y, sample_weight=w / w.mean())
-    cal = Calibrator.of(mean, scale, model.coef_[0], float(model.intercept_[0]), 0.5, fitted_on)
+    mean, scale, coef, intercept = logistic(x, y, w)
+    cal = Calibrator.of(mean, scale, coef, intercept, 0.5, fitted_on)
     p = cal.probability(x)
     # The highest threshold whose (set-weighted) share of answerable questions below it stays at the target.
     pa, wa = p[answerable], w[answerable]
@@ -138,7 +139,7 @@ def fit_calibrator(x, y, w, answerable, fitted_on: str) -> Calibrator:
     below = np.cumsum(wa[order]) / wa.sum()
     allowed = np.flatnonzero(below <= calibration.TARGET_FALSE_ABSTAIN)
     threshold = float(pa[order][allowed[-1] + 1]) if len(allowed) and allowed[-1] + 1 < len(order) else float(pa.min())
-    return Calibrator.of(mean, scale, model.coef_[0], float(model.intercept_[0]), threshold, fitted_on)
+    return Calibrator.of(mean, scale, coef, intercept, threshold, fitted_on)
 
 
 def reliability(probabilities: np.ndarray, outcomes: np.ndarray, weights: np.ndarray, bins: int = 5) -> str:
@@ -161,15 +162,10 @@ def reliability(probabilities: np.ndarray, outcomes: np.ndarray, weights: np.nda
 def held_out(retriever: Retriever, questions, fusion_of):
     """Each question asked with ``fusion_of(fold of its article)``; results in the questions' order."""
     results = [None] * len(questions)
-    default = retriever.fusion
-    try:
-        for f in range(FOLDS):
-            picked = [i for i, q in enumerate(questions) if fold_of(q.doc) == f]
-            retriever.fusion = fusion_of(f)
-            for i, r in zip(picked, ask_all(retriever, [questions[i] for i in picked])):
-                results[i] = r
-    finally:
-        retriever.fusion = default
+    for f in range(FOLDS):
+        picked = [i for i, q in enumerate(questions) if fold_of(q.doc) == f]
+        for i, r in zip(picked, using(retriever, fusion_of(f), lambda: ask_all(retriever, [questions[i] for i in picked]))):
+            results[i] = r
     return results
 
 
@@ -201,6 +197,25 @@ def conversations_held_out(news: Retriever, talks, fusion_of, later_only: bool):
                 questions.append(q)
                 results.append(turn.result)
     return score(questions, results, "hybrid")
+
+
+def discrimination(ev: dict, per_fold: dict[int, Calibrator], evidence_coverage: float) -> str:
+    """Per set, held out: AUC of "the first quote answers" for the calibrator's probability and for the
+    evidence score (cosine + ``evidence_coverage`` x word share), and the probability's Brier score
+    beside that of the set's own base rate."""
+    from sklearn.metrics import roc_auc_score
+
+    cos, cov = calibration.FEATURES.index("cosine"), calibration.FEATURES.index("coverage")
+    cells = []
+    for name, d in ev.items():
+        p = np.zeros(len(d["y"]))
+        for f in range(FOLDS):
+            p[d["fold"] == f] = per_fold[f].probability(d["x"][d["fold"] == f])
+        y = d["y"].astype(float)
+        score = d["x"][:, cos] + evidence_coverage * d["x"][:, cov]
+        cells.append(f"{name} AUC {roc_auc_score(y, p):.2f} (evidence score {roc_auc_score(y, score):.2f}), "
+                     f"Brier {np.mean((p - y) ** 2):.3f} (base rate {y.mean():.2f}: {np.mean((y.mean() - y) ** 2):.3f})")
+    return "; ".join(cells)
 
 
 def calibrators_for(ev: dict, note: str) -> tuple[dict[int, Calibrator], Calibrator, np.ndarray, np.ndarray]:
@@ -238,8 +253,8 @@ def main() -> int:
     #    weights, and by its fold's re-ranker (out of fold), on squad-dev-a, news and squad2-normans.
     ev_sets = {**sets, "squad2-normans": (squad, normans)}
     hand = Fusion(reranker=None, calibrator=None)
-    ev_hand = {n: evidence(r, qs, lambda f: hand, n) for n, (r, qs) in ev_sets.items()}
-    ev_learned = {n: evidence(r, qs, lambda f: Fusion(reranker=models[f], calibrator=None), n)
+    ev_hand = {n: evidence(r, qs, lambda f: Fusion(explain=True), n) for n, (r, qs) in ev_sets.items()}
+    ev_learned = {n: evidence(r, qs, lambda f: Fusion(reranker=models[f], explain=True), n)
                   for n, (r, qs) in ev_sets.items()}
     if args.save_rows:
         for stage, ev in (("hand", ev_hand), ("learned", ev_learned)):
@@ -285,7 +300,8 @@ def main() -> int:
         report += [f"Calibrator over the {label}, fitted on all: {listed(calibration.FEATURES, cal.coef)}; threshold "
                    f"{cal.threshold:.3f} (folds: " + ", ".join(f"{folds[f].threshold:.3f}" for f in range(FOLDS)) +
                    "). Held-out calibration of `confidence` (probability that the first quote answers), the three "
-                   f"sets weighted alike: {reliability(p, *yy)}.", ""]
+                   f"sets weighted alike: {reliability(p, *yy)}. Per set: "
+                   f"{discrimination(ev_hand if label == 'hand ranking' else ev_learned, folds, hand.settings.evidence_coverage)}.", ""]
     report += [f"Hand top-{hand.settings.rerank_depth} reach (the answer among the candidates re-ranked): " +
                ", ".join(f"{d['name']} {d['reach']:.3f}" for d in rows.values()) + f". Run took {time.time() - began:.0f} s."]
     print("\n".join(report))

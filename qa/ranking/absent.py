@@ -31,6 +31,10 @@ _GENERIC = frozenset("president minister prime chief mr mrs ms dr sir lord lady 
 _PARTICLES = frozenset("of de del la van von bin al the and".split())
 
 
+# Words shorter than these keep their ending ("gas", "bus" are not plurals of "ga", "bu").
+PLURAL_ES_LENGTH, PLURAL_S_LENGTH = 5, 4
+
+
 def fold(word: str) -> str:
     """Casefolded, accents removed, a plural ending dropped.
 
@@ -38,9 +42,9 @@ def fold(word: str) -> str:
     ('election', 'box', 'ecuador')
     """
     text = "".join(ch for ch in unicodedata.normalize("NFKD", word.casefold()) if not unicodedata.combining(ch))
-    if len(text) > 4 and text.endswith("es") and text[-3] in "sxz":
+    if len(text) >= PLURAL_ES_LENGTH and text.endswith("es") and text[-3] in "sxz":
         return text[:-2]
-    if len(text) > 3 and text.endswith("s") and not text.endswith("ss"):
+    if len(text) >= PLURAL_S_LENGTH and text.endswith("s") and not text.endswith("ss"):
         return text[:-1]
     return text
 
@@ -50,13 +54,18 @@ def question_terms(question: str) -> tuple[str, ...]:
     terms: list[str] = []
     for name in names_in(question):
         terms += [fold(w) for w in _WORD.findall(name) if not w.isdigit() and w.casefold() not in _GENERIC | _PARTICLES]
-    terms += [n.replace(",", "").rstrip(".") for n in _NUMBER.findall(question)]
+    terms += _numbers(question)
     return tuple(dict.fromkeys(t for t in terms if t))
 
 
 def article_words(text: str) -> frozenset[str]:
     """The folded words and numbers of an article, as ``absent_terms`` compares them."""
-    return frozenset([fold(w) for w in _WORD.findall(text)] + [n.replace(",", "").rstrip(".") for n in _NUMBER.findall(text)])
+    return frozenset([fold(w) for w in _WORD.findall(text)] + _numbers(text))
+
+
+def _numbers(text: str) -> list[str]:
+    """The numbers of a text as compared: thousands separators and a closing full stop dropped."""
+    return [n.replace(",", "").rstrip(".") for n in _NUMBER.findall(text)]
 
 
 def _one_edit(a: str, b: str) -> bool:

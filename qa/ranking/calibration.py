@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .models import LinearModel, packaged
+from ..errors import ModelLoadError
+from .models import REFIT, LinearModel, packaged
 from .signals import Candidates, coverage
 
 FORMAT = "qa.found/1"
@@ -51,6 +52,12 @@ class Calibrator(LinearModel):
         return float(self.settings["threshold"])
 
     def probability(self, x: np.ndarray) -> np.ndarray:
+        """The probability that the first quote answers, for each row of ``x`` (``FEATURES`` columns).
+
+        >>> cal = Calibrator.packaged()
+        >>> 0.0 < float(cal.probability(cal.mean[None, :])[0]) < 1.0
+        True
+        """
         return 1.0 / (1.0 + np.exp(-self.decision(x)))
 
     @classmethod
@@ -58,10 +65,19 @@ class Calibrator(LinearModel):
         return cls(FORMAT, FEATURES, np.asarray(mean, float), np.asarray(scale, float), np.asarray(coef, float),
                    float(intercept), {"threshold": float(threshold)}, fitted_on)
 
+    def __post_init__(self):
+        threshold = self.settings.get("threshold")
+        if not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
+            raise ModelLoadError(f"the found model's threshold is {threshold!r}, not a probability; {REFIT}")
+
     @staticmethod
     def packaged() -> "Calibrator":
         """The model shipped with qa (read once per process)."""
         return Calibrator(**vars(packaged(MODEL_FILE, FORMAT, FEATURES)))
+
+    @classmethod
+    def read(cls, path) -> "Calibrator":
+        return cls(**vars(LinearModel.load(path, FORMAT, FEATURES)))
 
 
 def features(c: Candidates, best: int, ranked: np.ndarray, absent: tuple[int, int]) -> np.ndarray:

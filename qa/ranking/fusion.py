@@ -49,6 +49,8 @@ class Fusion:
     settings: Settings = field(default_factory=Settings)
     reranker: Reranker | None = None
     calibrator: Calibrator | None = None
+    # Also return the calibrator's inputs when no calibrator runs (bench/fit_rerank.py fits on them).
+    explain: bool = False
 
     @classmethod
     def learned(cls, **fields) -> "Fusion":
@@ -63,7 +65,11 @@ class Fusion:
         return cls(reranker=Reranker.packaged(), calibrator=Calibrator.packaged(), **fields)
 
     def threshold(self, mode: str = "hybrid") -> float:
-        """The confidence at which a search in ``mode`` says "found" (a probability when calibrated)."""
+        """The confidence at which a search in ``mode`` says "found" (a probability when calibrated).
+
+        >>> Fusion().threshold() == Settings().threshold, Fusion().threshold("bm25") == Settings().bm25_threshold
+        (True, True)
+        """
         if mode == "bm25":
             return self.settings.bm25_threshold
         if mode == "hybrid" and self.calibrator is not None:
@@ -75,6 +81,9 @@ class Fusion:
 
         Calibrated, confidence is the probability that the first quote answers: sure from
         ``calibration.SURE_PROBABILITY`` (more likely than not) or the found threshold, the higher.
+
+        >>> Fusion().sure() is None, Fusion.learned().sure() >= 0.5
+        (True, True)
         """
         if mode == "hybrid" and self.calibrator is not None:
             return max(calibration.SURE_PROBABILITY, self.calibrator.threshold)
@@ -105,7 +114,9 @@ class Fusion:
                 where, x = self.front(c, max(s.rerank_depth, k))
                 score = self.reranker.score(x)
             cand, best = c.rows[where], int(np.argmax(score))
-            evidence = calibration.features(c, int(where[best]), where, features.absent(query.text, int(cand[best])))
+            evidence = None
+            if self.calibrator is not None or self.explain:
+                evidence = calibration.features(c, int(where[best]), where, features.absent(query.text, int(cand[best])))
             if self.calibrator is not None:
                 confidence = float(self.calibrator.probability(evidence[None, :])[0])
                 found = confidence >= self.calibrator.threshold
@@ -117,7 +128,10 @@ class Fusion:
         return self._finish(features, cand, score, k, confidence, confidence >= s.threshold)
 
     def candidates(self, features: Features, query: Query, qvec: np.ndarray, k: int) -> Candidates:
-        """The hybrid candidates of one question: the top of the dense and the BM25 retriever, filtered."""
+        """The hybrid candidates of one question: the top of the dense and the BM25 retriever, filtered.
+
+        What ``rank`` scores in hybrid mode; ``bench/fit_rerank.py`` reads them to fit the re-ranker.
+        """
         s = self.settings
         depth = max(s.depth, s.depth_per_hit * k)
         admitted = features.corpus.admitted(query.filter)

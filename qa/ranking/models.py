@@ -20,7 +20,7 @@ from ..errors import ModelLoadError
 REFIT = "refit it with bench/fit_rerank.py"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # eq=False: arrays do not compare to one truth value; identity does
 class LinearModel:
     """``decision(X) = ((X - mean) / scale) @ coef + intercept``, over the columns ``names``."""
 
@@ -32,6 +32,9 @@ class LinearModel:
     intercept: float
     settings: dict = field(default_factory=dict)
     fitted_on: str = ""
+
+    def __post_init__(self):  # a hook: a kind of model checks its own settings
+        pass
 
     def decision(self, x: np.ndarray) -> np.ndarray:
         """The model's log-odds for each row of ``x``."""

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from .models import LinearModel, packaged
-from .signals import Candidates, coverage, local_coverage_pair, minmax
+from .signals import SIGNALS, Candidates, coverage, local_coverage_pair, minmax
 
 FORMAT = "qa.rerank/1"
 MODEL_FILE = "rerank.json"
@@ -101,7 +101,8 @@ def features(c: Candidates, signals: dict[str, np.ndarray], hand: np.ndarray, fr
     article_rows = np.repeat(first_rows, lengths) + np.arange(int(lengths.sum())) - offsets
     best = np.maximum.reduceat(fx.similarity(c.qvec, article_rows), np.cumsum(lengths) - lengths)[where]
     position = rows - start
-    columns = [signals[name][front] if name != "phrase" else signals[name] for name in SIGNAL_FEATURES] + [
+    # A front signal's values are already over ``front``; the others' over every candidate.
+    columns = [signals[name] if SIGNALS[name].front else signals[name][front] for name in SIGNAL_FEATURES] + [
         c.cosine[front], coverage(fx, c.query, rows), minmax(hand[front]), np.log1p(np.arange(n)),
         minmax(prev_cos), minmax(next_cos), prev_local, next_local,
         has_prev & (paragraph_of[prev] == paragraph_of[rows]), has_next & (paragraph_of[nxt] == paragraph_of[rows]),

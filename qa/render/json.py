@@ -88,7 +88,7 @@ RESULT_SCHEMA = {
                    "description": f'always "{SCHEMA_VERSION}"; the number goes up when a field is removed or renamed'},
         "question": _field("string", "the question as searched (cleaned, cut to 2,000 characters)"),
         "found": _field("boolean", "whether the articles answer it; when false the hits are only the nearest sentences"),
-        "confidence": _field("number", "in hybrid search, the calibrated probability that the first hit answers; compared with the found threshold"),
+        "confidence": _field("number", "the best sentence's answer score, compared with the found threshold (with the opt-in learned ranking, a calibrated probability that the first hit answers)"),
         "mode": {"enum": list(MODES), "description": "the search used: hybrid (dense + BM25), dense or bm25"},
         "truncated": _field("boolean", "whether the question was cut to its first 2,000 characters"),
         "filter": {"anyOf": [FILTER_SCHEMA, {"type": "null"}], "description": "the filter applied, or null"},

@@ -50,3 +50,17 @@ def test_a_model_file_that_is_not_json_is_one_error(tmp_path):
     (tmp_path / "m.json").write_text("{not json")
     with pytest.raises(ModelLoadError, match="cannot read"):
         Reranker.read(tmp_path / "m.json")
+
+
+@pytest.mark.parametrize("threshold", [None, "high", 1.5])
+def test_a_found_model_without_a_probability_threshold_is_one_error(tmp_path, threshold):
+    data = Calibrator.packaged().to_dict()
+    data["settings"] = {} if threshold is None else {"threshold": threshold}
+    (tmp_path / "found.json").write_text(json.dumps(data))
+    with pytest.raises(ModelLoadError, match="threshold .* not a probability; refit"):
+        Calibrator.read(tmp_path / "found.json")
+
+
+def test_models_compare_by_identity_and_hash():
+    model = Reranker.packaged()
+    assert model == model and model != Reranker.packaged() and isinstance(hash(model), int)

@@ -6,10 +6,11 @@ import dataclasses
 
 import numpy as np
 import pytest
-from app_support import SEED_DOC, corpus
+from app_support import corpus
 
 from qa.ranking import Fusion, Query
 from qa.ranking.rerank import FEATURES, Reranker
+from qa.ranking.signals import local_coverage_pair, minmax
 
 QUESTION = "What did Ecuador and Israel agree on?"
 
@@ -63,7 +64,16 @@ def test_front_features_say_where_each_candidate_sits_in_its_article(retriever):
     assert np.allclose(col["position"], np.log1p(rows - starts))
     assert np.allclose(col["cosine"], features.similarity(qvec, rows), atol=1e-6)
     assert col["hand_rank"][0] == 0 and (np.diff(col["hand_rank"]) > 0).all()
-    assert features.corpus.documents[0].path == SEED_DOC
+    # The neighbours are the rows before and after, inside the article only.
+    ends = features.corpus.doc_rows()[features.corpus.spans[rows, 0] + 1]
+    inside = (rows > starts) & (rows + 1 < ends)
+    before = local_coverage_pair(features, query, rows - 1)[0]
+    after = local_coverage_pair(features, query, np.minimum(rows + 1, ends - 1))[0]
+    assert np.allclose(col["prev_local"][inside], before[inside]) and (col["prev_local"][rows == starts] == 0).all()
+    assert np.allclose(col["next_local"][inside], after[inside]) and (col["next_local"][rows + 1 == ends] == 0).all()
+    has_prev = rows > starts
+    prev_cosine = np.where(has_prev, features.similarity(qvec, np.where(has_prev, rows - 1, rows)), 0.0)
+    assert np.allclose(col["prev_cosine"], minmax(prev_cosine), atol=1e-6)  # min-max over the front
 
 
 def test_without_a_re_ranker_the_hand_score_orders_the_hits(retriever):

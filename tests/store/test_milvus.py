@@ -4,6 +4,7 @@ checks, BM25, interrupted builds, and a server killed in the middle of a build."
 from __future__ import annotations
 
 import collections
+import dataclasses
 import threading
 import time
 
@@ -19,6 +20,7 @@ from store_support import DIM, MODEL, article, queries  # noqa: E402
 
 from qa.documents.filters import Filter  # noqa: E402
 from qa.documents.sentences import Span  # noqa: E402
+from qa.documents.tokens import tokenize as qa_tokenize  # noqa: E402
 from qa.errors import IndexStoreError, ModelMismatchError  # noqa: E402
 from qa.store.local import LocalStore  # noqa: E402
 from qa.store.milvus import MilvusStore, StoreUnavailableError, open_milvus, visible  # noqa: E402
@@ -95,32 +97,60 @@ def test_an_interrupted_build_is_invisible_and_cleared_by_the_next(embedded_db):
     """What a build killed between writing and committing leaves: new rows (born = G + 1) and
     retired old ones (dead = G + 1), the manifest still at G. Made here with the store's own
     writes up to the commit, then a different change is applied on top."""
-    from qa.ranking.lexical import tokenize
-    from qa.store.milvus_rows import article_keys, article_rows, sentence_rows
+    from qa.store.milvus_rows import article_keys, article_rows, sentence_rows, term_rows
 
     spec = prefixed(embedded_db)
     store = open_milvus(spec, MODEL, DIM).changed(add=[article(i) for i in range(5)])
     link, g = store._link, store.generation
     names = link.spec
     doc, spans, vectors = article(7)
-    link.write(names.articles, article_rows(doc, seq=(g + 1) << 32, born=g + 1), "write")
-    link.write(names.sentences, sentence_rows(doc, spans, vectors, g + 1, tokenize), "write")
-    rows = store.corpus.doc_rows()
-    link.set_dead(names.sentences, store.corpus.ids[rows[1]:rows[2]], g + 1)  # article 1 "replaced"
-    link.set_dead(names.articles, article_keys(store.corpus.documents[1]), g + 1)
+    link.write(names.articles, article_rows(doc, spans, seq=(g + 1) << 32, born=g + 1), "write")
+    link.write(names.sentences, sentence_rows(doc, spans, vectors, g + 1, seq=(g + 1) << 32), "write")
+    link.write(names.terms, term_rows({"glacier": (999, 999), "unseen": (1, 1)}, g + 1), "write")
+    corpus = store.corpus
+    rows = corpus.doc_rows()
+    link.set_dead(names.sentences, corpus.ids[rows[1]:rows[2]], g + 1)  # article 1 "replaced"
+    link.set_dead(names.articles, article_keys(corpus.documents[1]), g + 1)
+    glacier = link.query(names.terms, f"{visible(g)} and term == \"glacier\"", ["id"], 1, "read")[0]["id"]
+    link.set_dead(names.terms, [glacier], g + 1)
 
     during = open_milvus(spec, MODEL, DIM)
-    assert during.generation == g and during.corpus.documents == store.corpus.documents
+    assert during.generation == g and during.corpus.documents == corpus.documents
     hits = during.search(vectors, 3)[1]
-    assert set(hits[hits >= 0].tolist()) <= set(store.corpus.ids.tolist())
+    assert set(hits[hits >= 0].tolist()) <= set(corpus.ids.tolist())
+    assert_statistics(during)
 
     after = during.changed(add=[article(9)])  # another change: article 7 must not appear, article 1 must stay
     assert [d.path for d in after.corpus.documents] == [f"news/{i:03d}.txt" for i in (0, 1, 2, 3, 4, 9)]
     reopened = open_milvus(spec, MODEL, DIM)
     np.testing.assert_array_equal(reopened.corpus.ids, after.corpus.ids)
+    assert_statistics(reopened)
     client = link.client()
     assert count(client, names.sentences, visible(after.generation)) == len(after)
     assert count(client, names.sentences, f"born > {after.generation} or (dead > {g} and dead < {1 << 62})") == 0
+    assert count(client, names.terms, f"born > {after.generation}") == 0  # its retirements: assert_statistics
+
+
+def assert_statistics(store) -> None:
+    """The store's word counts and token totals are those of its corpus, counted afresh."""
+    from qa.store.milvus_rows import article_tokens
+
+    corpus, rows = store.corpus, store.corpus.doc_rows()
+    sentence_df, article_df, sentence_tokens, article_total = collections.Counter(), collections.Counter(), 0, 0
+    for r, doc in enumerate(corpus.documents):
+        spans = [Span(int(s), int(e), int(p), bool(h)) for _, s, e, p, h in corpus.spans[rows[r]:rows[r + 1]].tolist()]
+        tokens, _, words = article_tokens(doc, spans)
+        for t in tokens:
+            sentence_df.update(set(t))
+            sentence_tokens += len(t)
+        article_df.update(set(qa_tokenize(doc.text)))
+        article_total += words
+    link = store._link
+    stored = {r["term"]: (r["sentences"], r["articles"]) for page in link.pages(
+        link.spec.terms, visible(store.generation), ["term", "sentences", "articles"], "read") for r in page}
+    assert stored == {t: (sentence_df[t], article_df[t]) for t in set(sentence_df) | set(article_df)}
+    assert store.counts == {"sentences": len(corpus), "articles": len(corpus.documents),
+                            "sentence_tokens": sentence_tokens, "article_tokens": article_total}
 
 
 @pytest.mark.slow
@@ -184,3 +214,41 @@ def test_a_server_killed_mid_build_leaves_every_article_exactly_once(tmp_path, c
     finally:
         server.stop()
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_neighbourhood_is_ranked_as_the_whole_corpus_would_be(embedded_db):
+    """One question's rows: whole articles around the dense and BM25 hits, scored with the
+    corpus's statistics exactly as the local store's BM25 scores them, duplicates in other
+    articles included, in five round trips."""
+    from qa.ranking.lexical import Lexical
+
+    doc, spans, vectors = article(3)
+    copy = (dataclasses.replace(doc, path="copies/003.txt"), spans, queries(len(spans), seed=99))  # same texts, other vectors
+    add = [article(i) for i in range(30)] + [copy]
+    store = open_milvus(prefixed(embedded_db), MODEL, DIM).changed(add=add)
+    ref = LocalStore(MODEL, DIM).changed(add=add)
+    sentences = Lexical(ref.corpus.texts())
+    articles = Lexical([d.text for d in ref.corpus.documents])
+    q = vectors[1] + 0.1 * queries(1)[0]  # near a sentence of article 3
+    for question in ("Is sentence two about the copper glacier?", "vaccine tariff", "nothing like it"):
+        tokens = tuple(qa_tokenize(question))
+        hood = store.neighbourhood(q / np.linalg.norm(q), tokens, 4, None)
+        view, rows = hood.corpus, ref.corpus.rows(hood.corpus.ids)
+        assert hood.round_trips <= 5 and len(view.documents) < len(ref.corpus.documents)
+        np.testing.assert_array_equal(hood.store.search(hood.store.query[None], 4)[1], ref.search(hood.store.query[None], 4)[1])
+        whole = hood.complete[view.spans[:, 0]]
+        assert whole.any()
+        if not hood.sentence_index.ids(tokens):  # no BM25 hit: the copy is met through its repeated sentences only
+            assert [d.path for d, c in zip(view.documents, hood.complete) if not c] == ["copies/003.txt"]
+        got = hood.sentence_index.scores(hood.sentence_index.ids(tokens))
+        np.testing.assert_array_equal(got[whole], sentences.scores(sentences.ids(tokens))[rows[whole]])
+        doc_rows = np.asarray([ref.corpus.paths[d.path] for d in view.documents])
+        got = hood.article_index.scores(hood.article_index.ids(tokens))
+        np.testing.assert_array_equal(got[hood.complete], articles.scores(articles.ids(tokens))[doc_rows[hood.complete]])
+        for r in np.flatnonzero(hood.known & whole):  # fetched texts read as the article's own
+            assert view.sentence_text(r) == ref.corpus.sentence_text(rows[r])
+        groups, hits = hood.groups(), view.rows(hood.store.dense[1][0])
+        assert any(view.documents[view.spans[r, 0]].path == "news/003.txt" for r in hits)
+        for r in hits:  # a candidate's group is whole: its repeats anywhere were fetched
+            if view.documents[view.spans[r, 0]].path == "news/003.txt":
+                assert [view.documents[view.spans[g, 0]].path for g in groups[r]] == ["news/003.txt", "copies/003.txt"]

@@ -1,0 +1,202 @@
+"""Neighbourhood: the few rows of a remote corpus one question is ranked on, as a small corpus.
+
+A store that keeps its corpus remote (``qa.store.milvus``) answers a question from what it
+fetches for it: the articles holding its best dense and BM25 sentences, every sentence of
+those articles (their paragraphs, neighbours, article-local word counts), the sentences
+that repeat a candidate's text anywhere, and the statistics of the question's words. This
+module turns those rows into what ranking reads of a local store:
+
+- ``corpus``: a ``Corpus`` of the fetched sentences, articles in the corpus's order (their
+  ``seq``), with their real ids. A whole article (``complete``) holds all its rows; an
+  article met only through a repeated sentence holds just those rows. Documents carry the
+  text of the fetched sentences at their offsets (spaces elsewhere): a hit's sentence and
+  context read exactly as from the article.
+- ``store``: a read-only ``ViewStore`` over it, whose ``search`` is the store's own dense
+  search for this question and whose vectors are the fetched ones.
+- ``sentence_index``/``article_index``: ``TermIndex``es weighted by the corpus's statistics,
+  so BM25 and word shares come out as over the whole corpus (``qa.store.terms``).
+- ``groups()``: the rows sharing a candidate's text, as ranking's duplicate groups.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..documents.filters import Filter
+from ..documents.loading import Document
+from ..documents.tokens import normalized
+from ..errors import IndexStoreError
+from .corpus import Corpus
+from .terms import Statistics, TermIndex, postings
+
+# What a fetched sentence row may hold (the payload every row has; text, tokens and vector where fetched).
+PAYLOAD = ("id", "article", "seq", "total", "words", "doc", "title", "source", "date", "number", "start", "end",
+           "paragraph", "heading", "same")
+
+
+@dataclass(frozen=True)
+class ViewStore:
+    """A ``SentenceStore`` over one question's neighbourhood: read-only, answering the one
+    dense search that was made for it and the similarities of the sentences it fetched."""
+
+    model: str
+    dimension: int
+    generation: int
+    corpus: Corpus
+    matrix: np.ndarray
+    have: np.ndarray
+    query: np.ndarray | None = None
+    dense: tuple[np.ndarray, np.ndarray] | None = None
+    filter: Filter | None = None
+    asked: int = 0  # the k of the recorded search (fewer hits came back only where fewer exist)
+
+    def __len__(self) -> int:
+        return len(self.corpus)
+
+    def search(self, queries: np.ndarray, k: int, filter: Filter | None = None) -> tuple[np.ndarray, np.ndarray]:
+        queries = np.asarray(queries, dtype=np.float32).reshape(-1, self.dimension)
+        same_filter = (filter if filter is not None and filter.active else None) == self.filter
+        if self.dense is None or len(queries) != 1 or not np.array_equal(queries[0], self.query) \
+                or not same_filter or k > self.asked:
+            raise IndexStoreError("a question's view answers only the dense search it was fetched with; "
+                                  "search the store itself")
+        return self.dense[0][:, :k], self.dense[1][:, :k]
+
+    def similarity(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        return self.similarity_rows(query, self.corpus.rows(ids))
+
+    def similarity_rows(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64)
+        if not self.have[rows].all():
+            raise IndexStoreError("a question's view lacks the vectors of some sentences ranking asked for; "
+                                  "this is a bug in qa.store.neighbourhood's choice of rows")
+        return self.matrix[rows] @ np.asarray(query, dtype=np.float32).reshape(self.dimension)
+
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        rows = self.corpus.rows(np.asarray(ids, dtype=np.int64).reshape(-1))
+        if not self.have[rows].all():
+            raise IndexStoreError("a question's view holds the vectors of its candidates' paragraphs only")
+        return self.matrix[rows].copy()
+
+    def changed(self, add=(), remove=frozenset()):
+        raise IndexStoreError("a question's view is read-only; change the store it came from")
+
+    def persist(self, location=None):
+        raise IndexStoreError("a question's view is read-only; persist the store it came from")
+
+
+@dataclass(frozen=True)
+class Neighbourhood:
+    """One question's rows of a remote corpus, ready for ranking (see the module docstring)."""
+
+    store: ViewStore
+    complete: np.ndarray  # per document of the view: all its sentences are here
+    same: np.ndarray  # per row: key of its normalized text
+    known: np.ndarray  # per row: its text was fetched
+    sentence_index: TermIndex
+    article_index: TermIndex
+    round_trips: int = 0
+    _groups: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def corpus(self) -> Corpus:
+        return self.store.corpus
+
+    def groups(self) -> dict[int, tuple[int, ...]]:
+        """Rows whose text another fetched row repeats (spacing and case ignored), mapped to
+        all rows holding it, in corpus order: every row of the corpus repeating a candidate's
+        text is fetched, so a candidate's group is whole."""
+        if "value" not in self._groups:
+            by_key: dict[int, list[int]] = {}
+            for row in np.flatnonzero(self.known).tolist():
+                by_key.setdefault(int(self.same[row]), []).append(row)
+            groups: dict[int, tuple[int, ...]] = {}
+            for rows in by_key.values():
+                if len(rows) < 2:
+                    continue
+                by_text: dict[str, list[int]] = {}
+                for row in rows:
+                    by_text.setdefault(normalized(self.corpus.sentence_text(row)), []).append(row)
+                groups.update({r: tuple(same) for same in by_text.values() if len(same) > 1 for r in same})
+            self._groups["value"] = groups
+        return self._groups["value"]
+
+
+def assemble(rows: dict[int, dict], complete: set[int], words: list[str], sentences: Statistics,
+             articles: Statistics, model: str, dimension: int, generation: int, query: np.ndarray | None,
+             dense: tuple[np.ndarray, np.ndarray] | None, filter: Filter | None, asked: int = 0,
+             round_trips: int = 0) -> Neighbourhood:
+    """The ``Neighbourhood`` of fetched sentence ``rows`` (by id; ``PAYLOAD`` plus ``tokens``
+    and ``rest`` for the rows of ``complete`` articles, ``text`` and ``vector`` where fetched)."""
+    by_article: dict[int, list[dict]] = {}
+    for row in rows.values():
+        by_article.setdefault(int(row["article"]), []).append(row)
+    order = sorted(by_article, key=lambda a: int(by_article[a][0]["seq"]))
+    documents, spans, ids, same, known, whole, tokens, vectors, have = [], [], [], [], [], [], [], [], []
+    doc_words: dict[str, list] = {w: [] for w in words}
+    lengths = []
+    for d, key in enumerate(order):
+        members = sorted(by_article[key], key=lambda r: int(r["number"]))
+        first = members[0]
+        is_whole = key in complete
+        if is_whole and [int(r["number"]) for r in members] != list(range(1, int(first["total"]) + 1)):
+            raise IndexStoreError(f"the sentences of {first['doc']} changed while a question was answered; ask again")
+        documents.append(Document(path=first["doc"], title=first["title"], text=_text(members), sha256="",
+                                  date=first["date"] or None, source=first["source"] or None))
+        whole.append(is_whole)
+        article_counts = dict.fromkeys(words, 0)
+        for r in members:
+            spans.append((d, int(r["start"]), int(r["end"]), int(r["paragraph"]), int(bool(r["heading"]))))
+            ids.append(int(r["id"]))
+            same.append(int(r["same"]))
+            known.append("text" in r)
+            vector = r.get("vector")
+            vectors.append(np.asarray(vector, dtype=np.float32) if vector is not None else None)
+            have.append(vector is not None)
+            row_tokens = r["tokens"].split() if is_whole else None
+            tokens.append(row_tokens)
+            if is_whole:
+                for t in row_tokens + (r["rest"].split() if r.get("rest") else []):
+                    if t in article_counts:
+                        article_counts[t] += 1
+        lengths.append(int(first["words"]) if is_whole else 0)
+        for w, n in article_counts.items():
+            if n:
+                doc_words[w].append((d, n))
+    corpus = Corpus.with_ids(documents, np.asarray(spans, dtype=np.int32).reshape(-1, 5), ids)
+    matrix = np.zeros((len(ids), dimension), dtype=np.float32)
+    for i, v in enumerate(vectors):
+        if v is not None:
+            matrix[i] = v
+    sentence_postings, sentence_lengths = postings(tokens, words)
+    article_postings = {w: (np.asarray([d for d, _ in hits], np.int64), np.asarray([n for _, n in hits], np.float32))
+                        for w, hits in doc_words.items() if hits}
+    store = ViewStore(model, dimension, generation, corpus, matrix, np.asarray(have, dtype=bool), query, dense, filter,
+                      asked)
+    return Neighbourhood(store, np.asarray(whole, dtype=bool), np.asarray(same, dtype=np.int64),
+                         np.asarray(known, dtype=bool),
+                         TermIndex(len(ids), sentence_postings, sentence_lengths, sentences),
+                         TermIndex(len(documents), article_postings, np.asarray(lengths, np.int64), articles),
+                         round_trips)
+
+
+def _text(members: list[dict]) -> str:
+    """An article's text as far as its fetched rows tell: each fetched sentence (with what
+    follows it in its paragraph) at its offset, spaces elsewhere, as long as its last span."""
+    pieces, at = [], 0
+    for r in members:
+        text = r.get("text")
+        if text is None:
+            continue
+        start = int(r["start"])
+        if start < at:  # overlapping rows cannot come from one split; keep the first
+            continue
+        pieces.append(" " * (start - at))
+        pieces.append(text)
+        at = start + len(text)
+    end = max(int(r["end"]) for r in members)
+    if at < end:
+        pieces.append(" " * (end - at))
+    return "".join(pieces)

@@ -1,12 +1,15 @@
 """Whole questions on the local store and on Milvus: open cost, memory, latency, round trips.
 
-    python bench/milvus_questions.py DOCS QUESTIONS [--stores local,milvus] [--limit 200]
-                                     [--work bench/out/milvus-questions]
+    python bench/milvus_questions.py DOCS QUESTIONS [--stores local,embedded,server] [--limit 200]
+                                     [--work bench/out/milvus-questions] [--tag NAME]
 
 Embeds every sentence of DOCS once with qa's model and keeps the vectors in WORK (a cached
 embedder serves them, so rebuilding a store costs no model time), builds each store from DOCS
-(``Retriever.from_directory``), then measures each in a fresh process of its own: resident
-memory after imports, after opening the store (``Retriever.load``) and after the questions;
+(``Retriever.from_directory``): ``local`` (FAISS), ``embedded`` (``milvus:PATH.db``: milvus-lite
+runs inside the qa process, so its memory is the engine's too) and ``server`` (milvus-lite's
+server in a process of its own, ``milvus://``: the qa process holds the client alone). Then
+measures each in a fresh process of its own: resident memory after imports and the model,
+after opening the store (``Retriever.load``) and after the questions (the server's apart);
 warm whole-question latency (``Retriever.search``, hybrid, k=5: p50/p95 after 10 warm-up
 questions); and the Milvus client calls per question (every ``MilvusClient`` method call is
 counted, so a round trip the store makes cannot go unseen), with the full-collection reads
@@ -28,12 +31,16 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.append(str(ROOT))  # an installed qa (or one on PYTHONPATH) wins over the checkout
+sys.path.append(str(ROOT / "tests" / "store"))  # milvus_server: the test suite's server helper
 WARMUP = 10
 K = 5
 
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
+STORES = ("local", "embedded", "server")
+
+
+def rss_mb(pid: int | str = "self") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
@@ -87,34 +94,61 @@ def count_client_calls() -> collections.Counter:
     return calls
 
 
-def spec_of(store: str, work: Path, tag: str) -> tuple[str | None, Path]:
+def spec_of(store: str, work: Path, tag: str, server=None) -> tuple[str | None, Path]:
     if store == "local":
         return None, work / f"{tag}-local-index"
+    if store == "server":
+        return server.spec, work / f"{tag}-unused-index"
     return f"milvus:{work / f'{tag}-milvus.db'}", work / f"{tag}-unused-index"
+
+
+def serving(store: str, work: Path, tag: str):
+    """The milvus-lite server of ``tag``'s data (started), or None for the other stores."""
+    if store != "server":
+        return None
+    from milvus_server import MilvusLiteServer
+
+    return MilvusLiteServer(work / f"{tag}-server-data").start()
 
 
 def build(store: str, docs: str, work: Path, tag: str) -> dict:
     from qa import Retriever
 
     embedder = CachedEmbedder(work)
-    spec, index = spec_of(store, work, tag)
-    start = time.perf_counter()
-    r = Retriever.from_directory(docs, index_dir=index, embedder=embedder, store=spec)
-    took = time.perf_counter() - start
+    server = serving(store, work, tag)
+    try:
+        spec, index = spec_of(store, work, tag, server)
+        start = time.perf_counter()
+        r = Retriever.from_directory(docs, index_dir=index, embedder=embedder, store=spec)
+        took = time.perf_counter() - start
+    finally:
+        if server is not None:
+            server.stop()
     embedder.save(work)
     return {"store": store, "build_s": round(took, 1), "embedded": r.last_update.embedded_sentences, "sentences": len(r)}
 
 
 def measure(store: str, questions_file: str, work: Path, tag: str, limit: int) -> dict:
     calls = count_client_calls() if store != "local" else collections.Counter()
-    from qa import Retriever
     from qa.evaluation import read_questions
 
     questions = [q.question for q in read_questions(questions_file)][:limit]
     embedder = CachedEmbedder(work)
     embedder.encode(questions)  # question vectors known before timing: the stores are measured, not the model
+    embedder.inner.encode(["The model is loaded before memory is measured."])
+    server = serving(store, work, tag)
+    try:
+        return _measure(store, questions, embedder, calls, work, tag, server)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _measure(store, questions, embedder, calls, work: Path, tag: str, server) -> dict:
+    from qa import Retriever
+
     base = rss_mb()
-    spec, index = spec_of(store, work, tag)
+    spec, index = spec_of(store, work, tag, server)
     start = time.perf_counter()
     r = Retriever(index_dir=index, embedder=embedder, store=spec).load()
     len(r)
@@ -138,6 +172,7 @@ def measure(store: str, questions_file: str, work: Path, tag: str, limit: int) -
             "rss_after_open_mb": round(after_open, 1), "rss_after_questions_mb": round(rss_mb(), 1),
             "p50_ms": round(float(np.percentile(times, 50)) * 1000, 1),
             "p95_ms": round(float(np.percentile(times, 95)) * 1000, 1),
+            "server_rss_mb": round(rss_mb(server.pid), 1) if server is not None else None,
             "open_calls": open_calls, "calls_per_question": per_question,
             "round_trips_per_question": round(sum(calls.values()) / n, 2),
             "max_round_trips": max(trips)}
@@ -147,7 +182,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("docs")
     parser.add_argument("questions")
-    parser.add_argument("--stores", default="local,milvus")
+    parser.add_argument("--stores", default=",".join(STORES))
     parser.add_argument("--limit", type=int, default=200, help="questions measured (the first N of the file)")
     parser.add_argument("--work", default=str(ROOT / "bench" / "out" / "milvus-questions"))
     parser.add_argument("--tag", default="", help="names this corpus's stores in WORK (default: the folder's name)")

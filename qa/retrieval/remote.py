@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ranking.answertype import AnswerTypes
 from ..ranking.features import Features
+from ..ranking.forms import SentenceForms
 from ..ranking.query import Query
 from ..ranking.weights import Settings
 
@@ -42,6 +44,28 @@ class ViewFeatures(Features):
         self._lexical = hood.sentence_index
         self._document_lexical = hood.article_index
         self._groups = hood.groups()
+
+    @property
+    def answer_types(self) -> AnswerTypes:
+        return self._once("_answer_types", lambda: _known_only(AnswerTypes, self.corpus, self.neighbourhood.known))
+
+    @property
+    def forms(self) -> SentenceForms:
+        return self._once("_forms", lambda: _known_only(SentenceForms, self.corpus, self.neighbourhood.known))
+
+
+def _known_only(kind, corpus, known: np.ndarray):
+    """``kind`` (answer types, sentence forms: one flag array per property) of the rows whose
+    text was read, False elsewhere: the other rows are never candidates, and reading their
+    blank text costs a regex each."""
+    rows = np.flatnonzero(known)
+    built = kind([corpus.sentence_text(int(r)) for r in rows])
+    for name, value in vars(built).items():
+        if isinstance(value, np.ndarray) and value.shape == (len(rows),):
+            full = np.zeros(len(known), dtype=value.dtype)
+            full[rows] = value
+            setattr(built, name, full)
+    return built
 
 
 def features_for(store, previous=None):

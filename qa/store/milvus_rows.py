@@ -72,12 +72,14 @@ def sentence_rows(doc: Document, spans: list[Span], vectors: np.ndarray, born: i
 
     ``text`` is the sentence and what separates it from the next sentence of its paragraph,
     so that a view holding a paragraph's sentences rebuilds its text exactly (a hit's
-    context); ``rest`` (on the first sentence only) the article's words outside its sentences.
+    context); ``rest`` the article's words outside its sentences (on every row, as the title
+    is: whichever of an article's rows a question reads, its article BM25 is whole).
     """
     vectors = np.asarray(vectors, dtype=np.float32).reshape(len(spans), -1)
     ids = document_ids(doc, len(spans)).tolist()
     tokens, rest, words = article_tokens(doc, spans)
-    common = {"article": article_key(doc), "seq": seq, "total": len(spans), "words": words, "doc": doc.path,
+    common = {"article": article_key(doc), "seq": seq, "total": len(spans), "words": words, "rest": _cut(" ".join(rest)),
+              "doc": doc.path,
               "title": doc.title, "source": doc.source or "", "source_key": (doc.source or "").casefold(),
               "date": doc.date or "", "born": born, "dead": NEVER}
     rows = []
@@ -91,7 +93,7 @@ def sentence_rows(doc: Document, spans: list[Span], vectors: np.ndarray, born: i
         rows.append({"id": key, "vector": vector.tolist(), "number": n, "paragraph": span.paragraph,
                      "start": span.start, "end": span.end, "heading": bool(span.heading),
                      "same": same_key(doc.text[span.start:span.end]), "text": doc.text[span.start:stop],
-                     "rest": _cut(" ".join(rest)) if n == 1 else "", "tokens": _cut(" ".join(tokens[n - 1])), **common})
+                     "tokens": _cut(" ".join(tokens[n - 1])), **common})
     return rows
 
 

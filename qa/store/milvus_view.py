@@ -1,19 +1,23 @@
 """One question's neighbourhood (``qa.store.neighbourhood``), fetched from Milvus.
 
-Five round trips a question, whatever the corpus's size (more only where one question's
-rows outgrow one query: ``VIEW_ROWS`` sentences, ``VIEW_KEYS`` keys an expression):
+At most five round trips a question, whatever the corpus's size (more only where one
+question's rows outgrow one reply, ``VIEW_ROWS`` sentences, or one expression, ``VIEW_KEYS``):
 
-1. the statistics of the question's words (``terms``: sentences and articles holding each);
+1. the statistics of the question's words (``terms``: how many sentences and articles hold each);
 2. the dense top-``depth``, the question's filter inside the search;
 3. the BM25 top-``depth * BM25_OVERFETCH`` over qa's tokens, the filter inside, rescored
    here with the corpus's statistics and qa's k1/b, the best ``depth`` kept (milvus-lite
    ignores k1/b and keeps statistics per segment, so its own order is only a shortlist);
-4. every sentence of the articles those hits belong to (``article in [...]``): their
-   payload and tokens, for paragraphs, neighbours, article-local word shares and article BM25;
-5. vectors and texts of the candidates' paragraphs (``id in [...]``) and every sentence
-   that repeats a candidate's text (``same in [...]``): duplicates as sources.
+4. the sentences of those hits' articles that hold a word of the question (a BM25 search
+   restricted to ``article in [...]``): article-local word shares and article BM25 count
+   exactly these (the other sentences hold none of the words);
+5. the candidates' paragraphs whole, the sentence before each candidate (``article == a and
+   (paragraph in [...] or number in [...])``) and every sentence repeating a candidate's text
+   (``same in [...]``): vectors, texts and payload, for paragraph cosines, context windows
+   and duplicates as sources.
 
-Every expression names the generation (``born <= g < dead``); none scans a collection.
+Dense mode skips 3 and 4, BM25 mode 2. Every expression names the generation
+(``born <= g < dead``) and a bounded set of keys; none scans a collection.
 """
 
 from __future__ import annotations
@@ -25,20 +29,20 @@ import numpy as np
 from ..documents.filters import Filter
 from ..errors import IndexStoreError
 from .milvus_link import MAX_TOPK, filter_expression, quote, visible
-from .neighbourhood import PAYLOAD, Neighbourhood, assemble
+from .neighbourhood import ARTICLE, PAYLOAD, POSITION, Neighbourhood, assemble
 from .terms import Statistics, TermIndex, postings
 
 log = logging.getLogger(__name__)
 
 # Milvus's BM25 top list is rescored here with the corpus's statistics and qa's k1/b: taking
-# three times as many as ranking keeps covered the exact top list (measured on squad-dev-a:
+# three times as many as ranking keeps the exact top list covered (measured on squad-dev-a:
 # bench/RESULTS.md, "Scaling out"), at the cost of their token strings in one reply.
 BM25_OVERFETCH = 3
 VIEW_ROWS = 16_384  # sentences one query of a view returns at most (Milvus's query result limit)
-VIEW_KEYS = 4_096  # keys in one `in [...]` expression of a view: a few tens of KB of expression
-HIT_FIELDS = ["id", "article", "seq", "total"]
-ROW_FIELDS = [*PAYLOAD, "tokens", "rest"]
-DETAIL_FIELDS = [*PAYLOAD, "text", "vector"]
+VIEW_KEYS = 1_024  # articles, ids or text keys in one expression of a view: a few tens of KB
+HIT_FIELDS = [*POSITION, *ARTICLE]
+WORD_FIELDS = [*POSITION, "tokens", "rest"]
+DETAIL_FIELDS = [*PAYLOAD, "text", "vector", "tokens", "rest"]
 
 
 def fetch(store, query: np.ndarray | None, tokens: tuple[str, ...], depth: int, filter: Filter | None,
@@ -58,72 +62,104 @@ def fetch(store, query: np.ndarray | None, tokens: tuple[str, ...], depth: int, 
     sentence_stats = Statistics(counts["sentences"], counts["sentence_tokens"], {w: df_s.get(w, 0) for w in words})
     article_stats = Statistics(counts["articles"], counts["article_tokens"], {w: df_a.get(w, 0) for w in words})
     n = counts["sentences"]
-    hits: dict[int, dict] = {}
-    recorded, asked = None, 0
+    asked_words = [t for t in tokens if df_s.get(t, 0) > 0]
+    rows: dict[int, dict] = {}  # every sentence row read, by id
+    recorded, asked, dense_ids = None, 0, []
     if dense and n:  # 2.
         asked = min(depth, n)
         found = link.call("search", lambda c: c.search(
             spec.sentences, data=[np.asarray(query, np.float32).reshape(-1).tolist()], limit=asked, filter=expr,
             output_fields=HIT_FIELDS, anns_field="vector", search_params=link.search_params(asked)))
         trips += 1
-        pairs = sorted(((float(h["distance"]), h) for h in found[0]), key=lambda p: -p[0])[:asked]
-        scores, ids = np.full((1, asked), -np.inf, np.float32), np.full((1, asked), -1, np.int64)
-        for j, (score, h) in enumerate(pairs):
-            scores[0, j], ids[0, j] = score, int(h["id"])
-            hits[int(h["id"])] = _entity(h)
-        recorded = (scores, ids)
+        pairs = sorted(((float(h["distance"]), _entity(h)) for h in found[0]), key=lambda p: -p[0])[:asked]
+        recorded = (np.full((1, asked), -np.inf, np.float32), np.full((1, asked), -1, np.int64))
+        for j, (score, row) in enumerate(pairs):
+            recorded[0][0, j], recorded[1][0, j] = score, int(row["id"])
+            rows[int(row["id"])] = row
+        dense_ids = [int(r["id"]) for _, r in pairs]
     elif n and n <= depth:  # ranking's BM25 mode takes every sentence of a corpus this small
-        hits.update({int(r["id"]): r for r in link.query(spec.sentences, expr, HIT_FIELDS, depth, "list the sentences")})
+        rows.update((int(r["id"]), r) for r in link.query(spec.sentences, expr, HIT_FIELDS, depth, "list the sentences"))
         trips += 1
-    asked_words = [t for t in tokens if df_s.get(t, 0) > 0]
+    best: list[int] = []
     if lexical and asked_words and n:  # 3.
         shortlist = min(depth * BM25_OVERFETCH, MAX_TOPK, n)
         found = link.call("search BM25", lambda c: c.search(
             spec.sentences, data=[" ".join(asked_words)], limit=shortlist, filter=expr,
             output_fields=[*HIT_FIELDS, "tokens"], anns_field="sparse", search_params={"metric_type": "BM25"}))
         trips += 1
-        rows = [_entity(h) for h in found[0]]
-        lists, lengths = postings([r["tokens"].split() for r in rows], words)
-        index = TermIndex(len(rows), lists, lengths, sentence_stats)
-        for i in _best(index.scores(index.ids(tokens)), depth).tolist():
-            hits.setdefault(int(rows[i]["id"]), rows[i])
-    totals = {int(r["article"]): int(r["total"]) for r in hits.values()}
-    rows: dict[int, dict] = {}
-    for batch in _batches(totals):  # 4.
-        found = link.query(spec.sentences, f"{shown} and article in [{', '.join(map(str, batch))}]", ROW_FIELDS,
-                           sum(totals[a] for a in batch), "read the sentences of the candidates' articles")
-        trips += 1
-        rows.update((int(r["id"]), dict(r)) for r in found)
-    complete = set(totals)
-    first = assemble(rows, complete, words, sentence_stats, article_stats, store.model, store.dimension, generation,
-                     None, None, filter)
-    corpus = first.corpus
-    dense_ids = recorded[1][0][recorded[1][0] >= 0].tolist() if recorded is not None else []
-    wanted = _candidates(first, dense_ids, depth, lexical, tokens)
-    bounds = _paragraph_rows(corpus, wanted)
-    need = corpus.ids[bounds].tolist()
-    same = sorted({int(first.same[r]) for r in wanted.tolist()})
-    details: dict[int, dict] = {}
-    for lo in range(0, max(len(need), len(same)), VIEW_KEYS):  # 5.
-        part_ids, part_same = need[lo:lo + VIEW_KEYS], same[lo:lo + VIEW_KEYS]
-        terms = [f"id in [{', '.join(map(str, part_ids))}]"] if part_ids else []
-        terms += [f"same in [{', '.join(map(str, part_same))}]"] if part_same else []
-        found = link.query(spec.sentences, f"{shown} and ({' or '.join(terms)})", DETAIL_FIELDS, VIEW_ROWS,
-                           "read the candidates' paragraphs and repeated sentences")
-        trips += 1
-        details.update((int(r["id"]), dict(r)) for r in found)
-    missing = [i for i in need if i not in details]
-    if missing:  # only where repeats of a candidate filled a whole reply
-        log.warning("%d sentences repeat a candidate's text: sources beyond %d are left out", len(details), VIEW_ROWS)
-        details.update((int(r["id"]), dict(r)) for r in link.get(spec.sentences, missing, DETAIL_FIELDS, "read vectors"))
-        trips += 1
-        if any(i not in details for i in missing):
-            raise IndexStoreError(f"the Milvus store at {spec.where} no longer holds some sentences of generation "
-                                  f"{generation} (a writer moved on twice since); reopen the store")
+        listed = [_entity(h) for h in found[0]]
+        best = [int(listed[i]["id"]) for i in _best(_scores(listed, tokens, words, sentence_stats), depth)]
+        kept = set(best)
+        rows.update((int(r["id"]), r) for r in listed if int(r["id"]) in kept)
+    complete = {}
+    for r in rows.values():
+        complete.setdefault(int(r["article"]), {k: r[k] for k in ARTICLE})
+    small = sum(int(m["total"]) for m in complete.values()) <= depth
+    if complete and (small or (lexical and asked_words)):  # 4.
+        for batch in _batches({a: int(m["total"]) for a, m in complete.items()}):
+            where = f"{shown} and article in [{', '.join(map(str, batch))}]"
+            limit = sum(int(complete[a]["total"]) for a in batch)
+            if small:  # every sentence: ranking may take them all
+                found = link.query(spec.sentences, where, WORD_FIELDS, limit, "read the candidates' articles")
+            else:
+                found = [_entity(h) for h in link.call("search BM25", lambda c: c.search(
+                    spec.sentences, data=[" ".join(asked_words)], limit=min(limit, MAX_TOPK), filter=where,
+                    output_fields=WORD_FIELDS, anns_field="sparse", search_params={"metric_type": "BM25"}))[0]]
+            trips += 1
+            for r in found:
+                rows[int(r["id"])] = {**rows.get(int(r["id"]), {}), **r}
+    # Ranking's candidates, a superset: the dense hits, the best BM25 rows (ties kept) and a small view whole.
+    worded = [r for r in rows.values() if r.get("tokens") is not None]
+    wanted = set(dense_ids) | set(best)
+    if lexical and worded:
+        wanted |= {int(worded[i]["id"]) for i in _best(_scores(worded, tokens, words, sentence_stats), depth)}
+    if small:
+        wanted |= set(rows)
+    details = _details(link, shown, [rows[i] for i in sorted(wanted)])  # 5.
+    trips += details.pop(None)
     for key, row in details.items():
-        rows[key] = {**rows[key], **row} if key in rows else row
+        rows[key] = {**rows.get(key, {}), **row}
     return assemble(rows, complete, words, sentence_stats, article_stats, store.model, store.dimension, generation,
                     None if query is None else np.asarray(query, np.float32).reshape(-1), recorded, filter, asked, trips)
+
+
+def _scores(rows: list[dict], tokens, words, stats: Statistics) -> np.ndarray:
+    """Exact BM25 (the corpus's statistics, qa's k1/b) of rows read with their tokens."""
+    lists, lengths = postings([r["tokens"].split() for r in rows], words)
+    index = TermIndex(len(rows), lists, lengths, stats)
+    return index.scores(index.ids(tokens))
+
+
+def _details(link, shown: str, candidates: list[dict]) -> dict:
+    """The candidates' paragraphs whole, the sentence before each, and every sentence that
+    repeats one's text, by id; key None: how many round trips that took."""
+    wanted: dict[int, tuple[set, set]] = {}
+    for r in candidates:
+        paragraphs, numbers = wanted.setdefault(int(r["article"]), (set(), set()))
+        paragraphs.add(int(r["paragraph"]))
+        if int(r["number"]) > 1:
+            numbers.add(int(r["number"]) - 1)
+    clauses = [f"(article == {a} and (paragraph in [{', '.join(map(str, sorted(p)))}]"
+               + (f" or number in [{', '.join(map(str, sorted(m)))}]" if m else "") + "))"
+               for a, (p, m) in sorted(wanted.items())]
+    same = sorted({int(r["same"]) for r in candidates})
+    out: dict = {None: 0}
+    parts = [clauses[lo:lo + VIEW_KEYS] for lo in range(0, len(clauses), VIEW_KEYS)] or [[]]
+    for i, part in enumerate(parts):
+        keys = same[i * VIEW_KEYS:(i + 1) * VIEW_KEYS] if i < len(parts) - 1 else same[i * VIEW_KEYS:]
+        terms = part + ([f"same in [{', '.join(map(str, keys))}]"] if keys else [])
+        if not terms:
+            continue
+        found = link.query(link.spec.sentences, f"{shown} and ({' or '.join(terms)})", DETAIL_FIELDS, VIEW_ROWS,
+                           "read the candidates' paragraphs and repeated sentences")
+        out[None] += 1
+        if len(found) == VIEW_ROWS and part:  # repeats of a candidate filled the reply: the paragraphs alone
+            log.warning("over %d sentences repeat a question's candidates: some are left out of their sources", VIEW_ROWS)
+            found += link.query(link.spec.sentences, f"{shown} and ({' or '.join(part)})", DETAIL_FIELDS, VIEW_ROWS,
+                                "read the candidates' paragraphs")
+            out[None] += 1
+        out.update((int(r["id"]), dict(r)) for r in found)
+    return out
 
 
 def _entity(hit: dict) -> dict:
@@ -155,28 +191,3 @@ def _batches(totals: dict[int, int]):
         size += totals[key]
     if batch:
         yield batch
-
-
-def _candidates(view: Neighbourhood, dense_ids: list[int], depth: int, lexical: bool, tokens) -> np.ndarray:
-    """Rows ranking may take as candidates (a superset): the dense hits, the view's best BM25
-    rows (ties kept), and every row of a view no larger than ``depth``."""
-    corpus = view.corpus
-    parts = [corpus.rows(np.asarray(dense_ids, np.int64))] if dense_ids else []
-    if lexical:
-        index = view.sentence_index
-        parts.append(_best(index.scores(index.ids(tokens)), depth))
-    if len(corpus) <= depth:
-        parts.append(np.arange(len(corpus)))
-    return np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
-
-
-def _paragraph_rows(corpus, rows: np.ndarray) -> np.ndarray:
-    """Every row of the paragraphs holding ``rows`` (a paragraph: consecutive rows of one
-    article with one paragraph number)."""
-    spans = corpus.spans
-    if not len(rows):
-        return np.zeros(0, np.int64)
-    key_change = np.ones(len(spans), dtype=bool)
-    key_change[1:] = (spans[1:, 0] != spans[:-1, 0]) | (spans[1:, 3] != spans[:-1, 3])
-    group = np.cumsum(key_change) - 1
-    return np.flatnonzero(np.isin(group, np.unique(group[rows])))

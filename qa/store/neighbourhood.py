@@ -31,9 +31,10 @@ from ..errors import IndexStoreError
 from .corpus import Corpus
 from .terms import Statistics, TermIndex, postings
 
-# What a fetched sentence row may hold (the payload every row has; text, tokens and vector where fetched).
-PAYLOAD = ("id", "article", "seq", "total", "words", "doc", "title", "source", "date", "number", "start", "end",
-           "paragraph", "heading", "same")
+# What every fetched sentence row holds, and what an article's rows say about it.
+POSITION = ("id", "article", "number", "paragraph", "heading", "same")
+ARTICLE = ("seq", "total", "words", "doc", "title", "source", "date")
+PAYLOAD = (*POSITION, *ARTICLE, "start", "end")
 
 
 @dataclass(frozen=True)
@@ -124,54 +125,78 @@ class Neighbourhood:
         return self._groups["value"]
 
 
-def assemble(rows: dict[int, dict], complete: set[int], words: list[str], sentences: Statistics,
+def assemble(rows: dict[int, dict], complete: dict[int, dict], words: list[str], sentences: Statistics,
              articles: Statistics, model: str, dimension: int, generation: int, query: np.ndarray | None,
              dense: tuple[np.ndarray, np.ndarray] | None, filter: Filter | None, asked: int = 0,
              round_trips: int = 0) -> Neighbourhood:
-    """The ``Neighbourhood`` of fetched sentence ``rows`` (by id; ``PAYLOAD`` plus ``tokens``
-    and ``rest`` for the rows of ``complete`` articles, ``text`` and ``vector`` where fetched)."""
-    by_article: dict[int, list[dict]] = {}
+    """The ``Neighbourhood`` of fetched sentence ``rows`` (by id) and of the ``complete``
+    articles (by key: their ``ARTICLE`` fields from any of their rows).
+
+    A row holds what was fetched of it: ``article``, ``number``, ``paragraph``, ``heading``
+    always; ``tokens`` where its words were read (every row of a complete article that holds
+    one of ``words`` was: the rest hold none); ``start``, ``end``, ``text``, ``vector`` where
+    it was read whole. A complete article's sentences that were not fetched stand as rows
+    without text, tokens or vector (a paragraph of their own, negative ids): they hold none
+    of the question's words, no ranking signal reads them, and they keep every fetched
+    sentence at its place (its number, its neighbours).
+    """
+    by_article: dict[int, dict[int, dict]] = {}
     for row in rows.values():
-        by_article.setdefault(int(row["article"]), []).append(row)
-    order = sorted(by_article, key=lambda a: int(by_article[a][0]["seq"]))
-    documents, spans, ids, same, known, whole, tokens, vectors, have = [], [], [], [], [], [], [], [], []
+        by_article.setdefault(int(row["article"]), {})[int(row["number"])] = row
+    meta = {**{a: next(iter(members.values())) for a, members in by_article.items()}, **complete}
+    order = sorted(meta, key=lambda a: int(meta[a]["seq"]))
+    documents, spans, ids, same, known, whole, tokens, have = [], [], [], [], [], [], [], []
+    vectors: list[tuple[int, list]] = []
     doc_words: dict[str, list] = {w: [] for w in words}
-    lengths = []
+    lengths, missing = [], 0
     for d, key in enumerate(order):
-        members = sorted(by_article[key], key=lambda r: int(r["number"]))
-        first = members[0]
+        first, members = meta[key], by_article.get(key, {})
         is_whole = key in complete
-        if is_whole and [int(r["number"]) for r in members] != list(range(1, int(first["total"]) + 1)):
-            raise IndexStoreError(f"the sentences of {first['doc']} changed while a question was answered; ask again")
-        documents.append(Document(path=first["doc"], title=first["title"], text=_text(members), sha256="",
+        numbers = range(1, int(first["total"]) + 1) if is_whole else sorted(members)
+        fetched = [members[n] for n in numbers if n in members]
+        documents.append(Document(path=first["doc"], title=first["title"], text=_text(fetched), sha256="",
                                   date=first["date"] or None, source=first["source"] or None))
         whole.append(is_whole)
-        article_counts = dict.fromkeys(words, 0)
-        for r in members:
-            spans.append((d, int(r["start"]), int(r["end"]), int(r["paragraph"]), int(bool(r["heading"]))))
+        counts = dict.fromkeys(words, 0)
+        rest = next((r["rest"] for r in fetched if r.get("rest") is not None), "")
+        for t in rest.split() if is_whole else ():
+            if t in counts:
+                counts[t] += 1
+        for n in numbers:
+            r = members.get(n)
+            if r is None:  # not fetched: holds none of the question's words
+                missing += 1
+                spans.append((d, 0, 0, -n, 0))
+                ids.append(-missing)
+                same.append(0)
+                known.append(False)
+                have.append(False)
+                tokens.append([] if is_whole else None)
+                continue
+            spans.append((d, int(r.get("start", 0)), int(r.get("end", 0)), int(r["paragraph"]), int(bool(r["heading"]))))
             ids.append(int(r["id"]))
-            same.append(int(r["same"]))
+            same.append(int(r.get("same", 0)))
             known.append("text" in r)
-            vector = r.get("vector")
-            vectors.append(np.asarray(vector, dtype=np.float32) if vector is not None else None)
-            have.append(vector is not None)
-            row_tokens = r["tokens"].split() if is_whole else None
+            if r.get("vector") is not None:
+                vectors.append((len(ids) - 1, r["vector"]))
+            have.append(r.get("vector") is not None)
+            row_tokens = r["tokens"].split() if is_whole and r.get("tokens") is not None else None
+            if is_whole and row_tokens is None:
+                row_tokens = []  # read whole for its text (a neighbour): it holds none of the words
             tokens.append(row_tokens)
-            if is_whole:
-                for t in row_tokens + (r["rest"].split() if r.get("rest") else []):
-                    if t in article_counts:
-                        article_counts[t] += 1
+            for t in row_tokens or ():
+                if t in counts:
+                    counts[t] += 1
         lengths.append(int(first["words"]) if is_whole else 0)
-        for w, n in article_counts.items():
-            if n:
-                doc_words[w].append((d, n))
+        for w, c in counts.items():
+            if c:
+                doc_words[w].append((d, c))
     corpus = Corpus.with_ids(documents, np.asarray(spans, dtype=np.int32).reshape(-1, 5), ids)
     matrix = np.zeros((len(ids), dimension), dtype=np.float32)
-    for i, v in enumerate(vectors):
-        if v is not None:
-            matrix[i] = v
+    for i, v in vectors:
+        matrix[i] = v
     sentence_postings, sentence_lengths = postings(tokens, words)
-    article_postings = {w: (np.asarray([d for d, _ in hits], np.int64), np.asarray([n for _, n in hits], np.float32))
+    article_postings = {w: (np.asarray([d for d, _ in hits], np.int64), np.asarray([c for _, c in hits], np.float32))
                         for w, hits in doc_words.items() if hits}
     store = ViewStore(model, dimension, generation, corpus, matrix, np.asarray(have, dtype=bool), query, dense, filter,
                       asked)
@@ -196,7 +221,7 @@ def _text(members: list[dict]) -> str:
         pieces.append(" " * (start - at))
         pieces.append(text)
         at = start + len(text)
-    end = max(int(r["end"]) for r in members)
+    end = max((int(r.get("end", 0)) for r in members), default=0)
     if at < end:
         pieces.append(" " * (end - at))
     return "".join(pieces)

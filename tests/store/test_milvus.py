@@ -19,6 +19,8 @@ from milvus_server import MilvusLiteServer, free_port  # noqa: E402  (tests/stor
 from store_support import DIM, MODEL, article, queries  # noqa: E402
 
 from qa.documents.filters import Filter  # noqa: E402
+from qa.documents.loading import parse_text  # noqa: E402
+from qa.documents.sentences import split_document  # noqa: E402
 from qa.documents.sentences import Span  # noqa: E402
 from qa.documents.tokens import tokenize as qa_tokenize  # noqa: E402
 from qa.errors import IndexStoreError, ModelMismatchError  # noqa: E402
@@ -216,39 +218,64 @@ def test_a_server_killed_mid_build_leaves_every_article_exactly_once(tmp_path, c
     assert "Traceback" not in capfd.readouterr().err
 
 
+def _long_article(i: int):
+    """Article ``i`` in four paragraphs of three sentences: most of it is neither a hit's
+    paragraph nor holds a given word, so a view reads only some of its sentences."""
+    words = ("harbour", "election", "copper", "vaccine", "glacier", "tariff", "orchestra")
+    paragraphs = ["\n".join([f"Paragraph {p} of long article {i} tells of the {words[(i + p + s) % 7]} in part {s}."
+                              for s in range(3)]).replace("\n", " ") for p in range(4)]
+    doc = parse_text(f"Long {i}\n\n" + "\n\n".join(paragraphs), f"long/{i}.txt")
+    spans = split_document(doc)
+    vectors = queries(len(spans), seed=100 + i)
+    return doc, spans, vectors
+
+
 def test_a_neighbourhood_is_ranked_as_the_whole_corpus_would_be(embedded_db):
-    """One question's rows: whole articles around the dense and BM25 hits, scored with the
-    corpus's statistics exactly as the local store's BM25 scores them, duplicates in other
-    articles included, in five round trips."""
+    """One question's rows: the hits' articles (their sentences holding the question's words,
+    the hits' paragraphs, the rest as placeholders), scored with the corpus's statistics
+    exactly as the local store's BM25 scores them, duplicates in other articles included, in
+    five round trips."""
     from qa.ranking.lexical import Lexical
 
     doc, spans, vectors = article(3)
     copy = (dataclasses.replace(doc, path="copies/003.txt"), spans, queries(len(spans), seed=99))  # same texts, other vectors
-    add = [article(i) for i in range(30)] + [copy]
+    add = [article(i) for i in range(30)] + [copy] + [_long_article(i) for i in range(6)]
     store = open_milvus(prefixed(embedded_db), MODEL, DIM).changed(add=add)
     ref = LocalStore(MODEL, DIM).changed(add=add)
     sentences = Lexical(ref.corpus.texts())
     articles = Lexical([d.text for d in ref.corpus.documents])
-    q = vectors[1] + 0.1 * queries(1)[0]  # near a sentence of article 3
-    for question in ("Is sentence two about the copper glacier?", "vaccine tariff", "nothing like it"):
-        tokens = tuple(qa_tokenize(question))
-        hood = store.neighbourhood(q / np.linalg.norm(q), tokens, 4, None)
-        view, rows = hood.corpus, ref.corpus.rows(hood.corpus.ids)
-        assert hood.round_trips <= 5 and len(view.documents) < len(ref.corpus.documents)
-        np.testing.assert_array_equal(hood.store.search(hood.store.query[None], 4)[1], ref.search(hood.store.query[None], 4)[1])
-        whole = hood.complete[view.spans[:, 0]]
-        assert whole.any()
-        if not hood.sentence_index.ids(tokens):  # no BM25 hit: the copy is met through its repeated sentences only
-            assert [d.path for d, c in zip(view.documents, hood.complete) if not c] == ["copies/003.txt"]
-        got = hood.sentence_index.scores(hood.sentence_index.ids(tokens))
-        np.testing.assert_array_equal(got[whole], sentences.scores(sentences.ids(tokens))[rows[whole]])
-        doc_rows = np.asarray([ref.corpus.paths[d.path] for d in view.documents])
-        got = hood.article_index.scores(hood.article_index.ids(tokens))
-        np.testing.assert_array_equal(got[hood.complete], articles.scores(articles.ids(tokens))[doc_rows[hood.complete]])
-        for r in np.flatnonzero(hood.known & whole):  # fetched texts read as the article's own
-            assert view.sentence_text(r) == ref.corpus.sentence_text(rows[r])
-        groups, hits = hood.groups(), view.rows(hood.store.dense[1][0])
-        assert any(view.documents[view.spans[r, 0]].path == "news/003.txt" for r in hits)
-        for r in hits:  # a candidate's group is whole: its repeats anywhere were fetched
-            if view.documents[view.spans[r, 0]].path == "news/003.txt":
-                assert [view.documents[view.spans[g, 0]].path for g in groups[r]] == ["news/003.txt", "copies/003.txt"]
+    placeholders = 0
+    for near, q in enumerate((vectors[1] + 0.1 * queries(1)[0], add[-2][2][4] + 0.1 * queries(1)[0])):  # article 3, long 4
+        for question in ("Is sentence two about the copper glacier?", "vaccine tariff", "nothing like it"):
+            tokens = tuple(qa_tokenize(question))
+            hood = store.neighbourhood(q / np.linalg.norm(q), tokens, 4, None)
+            view = hood.corpus
+            real = view.ids >= 0
+            placeholders += int((~real).sum())
+            rows = np.full(len(view), -1)
+            rows[real] = ref.corpus.rows(view.ids[real])
+            assert hood.round_trips <= 5 and len(view.documents) < len(ref.corpus.documents)
+            np.testing.assert_array_equal(hood.store.search(hood.store.query[None], 4)[1],
+                                          ref.search(hood.store.query[None], 4)[1])
+            whole = hood.complete[view.spans[:, 0]]
+            assert whole.any()
+            if not hood.sentence_index.ids(tokens) and near == 0:  # no BM25 hit: the copy is met through its repeats only
+                assert [d.path for d, c in zip(view.documents, hood.complete) if not c] == ["copies/003.txt"]
+            want = sentences.scores(sentences.ids(tokens))
+            got = hood.sentence_index.scores(hood.sentence_index.ids(tokens))
+            np.testing.assert_array_equal(got[whole & real], want[rows[whole & real]])
+            assert not got[~real].any()
+            bounds = ref.corpus.doc_rows()
+            for d in np.flatnonzero(hood.complete):  # an article's unread sentences hold none of the words
+                r = ref.corpus.paths[view.documents[d].path]
+                assert np.isin(np.flatnonzero(want[bounds[r]:bounds[r + 1]] > 0) + bounds[r], rows).all()
+            doc_rows = np.asarray([ref.corpus.paths[d.path] for d in view.documents])
+            got = hood.article_index.scores(hood.article_index.ids(tokens))
+            np.testing.assert_array_equal(got[hood.complete], articles.scores(articles.ids(tokens))[doc_rows[hood.complete]])
+            for r in np.flatnonzero(hood.known):  # fetched texts read as the article's own
+                assert view.sentence_text(r) == ref.corpus.sentence_text(rows[r])
+            groups, hits = hood.groups(), view.rows(hood.store.dense[1][0])
+            for r in hits:  # a candidate's group is whole: its repeats anywhere were fetched
+                if view.documents[view.spans[r, 0]].path == "news/003.txt":
+                    assert [view.documents[view.spans[g, 0]].path for g in groups[r]] == ["news/003.txt", "copies/003.txt"]
+    assert placeholders  # some sentences were not read

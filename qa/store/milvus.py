@@ -19,8 +19,8 @@ tests only. Four collections, named ``PREFIX_...`` (layout: ``qa.store.milvus_sc
   ``words``; its ``text`` with what separates it from the next sentence of its paragraph (so
   a hit's context needs no article read); ``same``, the key of its text up to spacing and
   case (``same in [...]`` finds its duplicates); qa's tokens with a BM25 function over them,
-  and on an article's first sentence ``rest``, the article's tokens outside its sentences
-  (title, dateline), so that an article's BM25 comes from its sentences' rows.
+  and ``rest``, its article's tokens outside sentences (title, dateline), repeated on every
+  row like the title, so that an article's BM25 comes from whichever of its rows a question reads.
 - ``articles``: each document's metadata, sentence count and text, in rows of ``CHUNK_CHARS``
   (a VARCHAR holds 64 KB), keyed by (path, sha256, chunk), with ``seq`` keeping the order.
 - ``terms``: per word (qa's token), how many sentences and how many articles hold it: the

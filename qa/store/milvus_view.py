@@ -66,13 +66,13 @@ def fetch(store, query: np.ndarray | None, tokens: tuple[str, ...], depth: int, 
     rows: dict[int, dict] = {}  # every sentence row read, by id
     recorded, asked, dense_ids = None, 0, []
     if dense and n:  # 2.
-        asked = min(depth, n)
+        asked, limit = depth, min(depth, n)  # as the local store: min(k, len) columns
         found = link.call("search", lambda c: c.search(
-            spec.sentences, data=[np.asarray(query, np.float32).reshape(-1).tolist()], limit=asked, filter=expr,
-            output_fields=HIT_FIELDS, anns_field="vector", search_params=link.search_params(asked)))
+            spec.sentences, data=[np.asarray(query, np.float32).reshape(-1).tolist()], limit=limit, filter=expr,
+            output_fields=HIT_FIELDS, anns_field="vector", search_params=link.search_params(limit)))
         trips += 1
-        pairs = sorted(((float(h["distance"]), _entity(h)) for h in found[0]), key=lambda p: -p[0])[:asked]
-        recorded = (np.full((1, asked), -np.inf, np.float32), np.full((1, asked), -1, np.int64))
+        pairs = sorted(((float(h["distance"]), _entity(h)) for h in found[0]), key=lambda p: -p[0])[:limit]
+        recorded = (np.full((1, limit), -np.inf, np.float32), np.full((1, limit), -1, np.int64))
         for j, (score, row) in enumerate(pairs):
             recorded[0][0, j], recorded[1][0, j] = score, int(row["id"])
             rows[int(row["id"])] = row

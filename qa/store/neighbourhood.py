@@ -1,16 +1,19 @@
 """Neighbourhood: the few rows of a remote corpus one question is ranked on, as a small corpus.
 
 A store that keeps its corpus remote (``qa.store.milvus``) answers a question from what it
-fetches for it: the articles holding its best dense and BM25 sentences, every sentence of
-those articles (their paragraphs, neighbours, article-local word counts), the sentences
-that repeat a candidate's text anywhere, and the statistics of the question's words. This
-module turns those rows into what ranking reads of a local store:
+fetches for it: the best dense and BM25 sentences, the sentences of their articles that
+hold one of the question's words (article-local word shares, article BM25), the hits'
+paragraphs and the sentence before each (paragraph cosines, context windows, pronouns that
+point back), the sentences that repeat a candidate's text anywhere, and the corpus-wide
+statistics of the question's words. This module turns those rows into what ranking reads
+of a local store:
 
-- ``corpus``: a ``Corpus`` of the fetched sentences, articles in the corpus's order (their
-  ``seq``), with their real ids. A whole article (``complete``) holds all its rows; an
-  article met only through a repeated sentence holds just those rows. Documents carry the
-  text of the fetched sentences at their offsets (spaces elsewhere): a hit's sentence and
-  context read exactly as from the article.
+- ``corpus``: a ``Corpus`` of the hits' articles in the corpus's order (their ``seq``), each
+  with all its rows (``complete``): those read, with their real ids, and placeholders for
+  the others (no text, no words, negative ids), so every sentence keeps its number and its
+  neighbours; among them, in the same order, articles met only through a repeated
+  sentence, with just those rows. Documents carry the text of the sentences read whole at their offsets
+  (spaces elsewhere): a hit's sentence and context read exactly as from the article.
 - ``store``: a read-only ``ViewStore`` over it, whose ``search`` is the store's own dense
   search for this question and whose vectors are the fetched ones.
 - ``sentence_index``/``article_index``: ``TermIndex``es weighted by the corpus's statistics,
@@ -51,7 +54,7 @@ class ViewStore:
     query: np.ndarray | None = None
     dense: tuple[np.ndarray, np.ndarray] | None = None
     filter: Filter | None = None
-    asked: int = 0  # the k of the recorded search (fewer hits came back only where fewer exist)
+    asked: int = 0  # the k of the recorded search (it holds min(k, sentences) columns, as a local store's)
 
     def __len__(self) -> int:
         return len(self.corpus)

@@ -225,3 +225,17 @@ def test_a_changed_article_is_answered_from_its_new_text(both, tmp_path):
     from milvus_lite import server_manager_instance
 
     server_manager_instance.release_server(str(tmp_path / "changed.db"))
+
+
+def test_a_corpus_smaller_than_the_candidate_depth(tmp_path):
+    """27 sentences, 100 candidates a retriever: every sentence is one, in every mode."""
+    local = Retriever.from_directory(SEEDS, index_dir=tmp_path / "local", embedder=embedder())
+    milvus = Retriever.from_directory(SEEDS, index_dir=tmp_path / "unused", embedder=embedder(),
+                                      store=f"milvus:{tmp_path / 'seeds.db'}")
+    assert len(milvus) == len(local) < local.fusion.settings.depth
+    for question in [q.question for q in read_questions(SEED_QUESTIONS)][:8] + ["zebra crossing"]:
+        for mode in ("hybrid", "dense", "bm25"):
+            _same_result(local.search(question, k=10, mode=mode), milvus.search(question, k=10, mode=mode), question)
+    from milvus_lite import server_manager_instance
+
+    server_manager_instance.release_server(str(tmp_path / "seeds.db"))

@@ -47,17 +47,17 @@ class ViewFeatures(Features):
 
     @property
     def answer_types(self) -> AnswerTypes:
-        return self._once("_answer_types", lambda: _known_only(AnswerTypes, self.corpus, self.neighbourhood.known))
+        return self._once("_answer_types", lambda: _known_only(AnswerTypes, self.corpus, self.neighbourhood.candidates))
 
     @property
     def forms(self) -> SentenceForms:
-        return self._once("_forms", lambda: _known_only(SentenceForms, self.corpus, self.neighbourhood.known))
+        return self._once("_forms", lambda: _known_only(SentenceForms, self.corpus, self.neighbourhood.candidates))
 
 
 def _known_only(kind, corpus, known: np.ndarray):
-    """``kind`` (answer types, sentence forms: one flag array per property) of the rows whose
-    text was read, False elsewhere: the other rows are never candidates, and reading their
-    blank text costs a regex each."""
+    """``kind`` (answer types, sentence forms: one flag array per property) of the rows that
+    may be candidates (the only ones ranking asks about), False elsewhere: the others cost a
+    regex each for nothing."""
     rows = np.flatnonzero(known)
     built = kind([corpus.sentence_text(int(r)) for r in rows])
     for name, value in vars(built).items():

@@ -120,7 +120,8 @@ def fetch(store, query: np.ndarray | None, tokens: tuple[str, ...], depth: int, 
     for key, row in details.items():
         rows[key] = {**rows.get(key, {}), **row}
     return assemble(rows, complete, words, sentence_stats, article_stats, store.model, store.dimension, generation,
-                    None if query is None else np.asarray(query, np.float32).reshape(-1), recorded, filter, asked, trips)
+                    None if query is None else np.asarray(query, np.float32).reshape(-1), recorded, filter, asked, trips,
+                    wanted)
 
 
 def _scores(rows: list[dict], tokens, words, stats: Statistics) -> np.ndarray:

@@ -101,6 +101,7 @@ class Neighbourhood:
     known: np.ndarray  # per row: its text was fetched
     sentence_index: TermIndex
     article_index: TermIndex
+    candidates: np.ndarray  # per row: ranking may take it as a candidate (a superset; read whole)
     round_trips: int = 0
     _groups: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -131,7 +132,7 @@ class Neighbourhood:
 def assemble(rows: dict[int, dict], complete: dict[int, dict], words: list[str], sentences: Statistics,
              articles: Statistics, model: str, dimension: int, generation: int, query: np.ndarray | None,
              dense: tuple[np.ndarray, np.ndarray] | None, filter: Filter | None, asked: int = 0,
-             round_trips: int = 0) -> Neighbourhood:
+             round_trips: int = 0, candidates=()) -> Neighbourhood:
     """The ``Neighbourhood`` of fetched sentence ``rows`` (by id) and of the ``complete``
     articles (by key: their ``ARTICLE`` fields from any of their rows).
 
@@ -141,73 +142,74 @@ def assemble(rows: dict[int, dict], complete: dict[int, dict], words: list[str],
     it was read whole. A complete article's sentences that were not fetched stand as rows
     without text, tokens or vector (a paragraph of their own, negative ids): they hold none
     of the question's words, no ranking signal reads them, and they keep every fetched
-    sentence at its place (its number, its neighbours).
+    sentence at its place (its number, its neighbours). ``candidates``: the ids ranking may
+    take as candidates (a superset), read whole.
     """
     by_article: dict[int, dict[int, dict]] = {}
     for row in rows.values():
         by_article.setdefault(int(row["article"]), {})[int(row["number"])] = row
     meta = {**{a: next(iter(members.values())) for a, members in by_article.items()}, **complete}
     order = sorted(meta, key=lambda a: int(meta[a]["seq"]))
-    documents, spans, ids, same, known, whole, tokens, have = [], [], [], [], [], [], [], []
+    documents, whole, lengths, blocks = [], [], [], []
+    worded: list[tuple[int, list[str]]] = []  # (view row, tokens) of the rows of complete articles
     vectors: list[tuple[int, list]] = []
     doc_words: dict[str, list] = {w: [] for w in words}
-    lengths, missing = [], 0
+    at = 0
     for d, key in enumerate(order):
         first, members = meta[key], by_article.get(key, {})
         is_whole = key in complete
-        numbers = range(1, int(first["total"]) + 1) if is_whole else sorted(members)
-        fetched = [members[n] for n in numbers if n in members]
+        numbers = np.arange(1, int(first["total"]) + 1) if is_whole else np.asarray(sorted(members), np.int64)
+        fetched = [members[n] for n in numbers.tolist() if n in members]
         documents.append(Document(path=first["doc"], title=first["title"], text=_text(fetched), sha256="",
                                   date=first["date"] or None, source=first["source"] or None))
         whole.append(is_whole)
+        lengths.append(int(first["words"]) if is_whole else 0)
+        # Placeholders first (a paragraph each, negative ids), then what was read put in place.
+        spans = np.zeros((len(numbers), 5), np.int64)
+        spans[:, 0], spans[:, 3] = d, -numbers
+        ids = -(at + 1 + np.arange(len(numbers)))
+        same, known, have = np.zeros(len(numbers), np.int64), np.zeros(len(numbers), bool), np.zeros(len(numbers), bool)
         counts = dict.fromkeys(words, 0)
         rest = next((r["rest"] for r in fetched if r.get("rest") is not None), "")
         for t in rest.split() if is_whole else ():
             if t in counts:
                 counts[t] += 1
-        for n in numbers:
-            r = members.get(n)
-            if r is None:  # not fetched: holds none of the question's words
-                missing += 1
-                spans.append((d, 0, 0, -n, 0))
-                ids.append(-missing)
-                same.append(0)
-                known.append(False)
-                have.append(False)
-                tokens.append([] if is_whole else None)
-                continue
-            spans.append((d, int(r.get("start", 0)), int(r.get("end", 0)), int(r["paragraph"]), int(bool(r["heading"]))))
-            ids.append(int(r["id"]))
-            same.append(int(r.get("same", 0)))
-            known.append("text" in r)
+        place = {int(n): i for i, n in enumerate(numbers.tolist())}
+        for r in fetched:
+            i = place[int(r["number"])]
+            spans[i] = (d, int(r.get("start", 0)), int(r.get("end", 0)), int(r["paragraph"]), int(bool(r["heading"])))
+            ids[i], same[i], known[i] = int(r["id"]), int(r.get("same", 0)), "text" in r
             if r.get("vector") is not None:
-                vectors.append((len(ids) - 1, r["vector"]))
-            have.append(r.get("vector") is not None)
-            row_tokens = r["tokens"].split() if is_whole and r.get("tokens") is not None else None
-            if is_whole and row_tokens is None:
-                row_tokens = []  # read whole for its text (a neighbour): it holds none of the words
-            tokens.append(row_tokens)
-            for t in row_tokens or ():
-                if t in counts:
-                    counts[t] += 1
-        lengths.append(int(first["words"]) if is_whole else 0)
+                vectors.append((at + i, r["vector"]))
+                have[i] = True
+            if is_whole and r.get("tokens"):  # a row read whole for its text alone holds none of the words
+                row_tokens = r["tokens"].split()
+                worded.append((at + i, row_tokens))
+                for t in row_tokens:
+                    if t in counts:
+                        counts[t] += 1
+        blocks.append((spans, ids, same, known, have))
+        at += len(numbers)
         for w, c in counts.items():
             if c:
                 doc_words[w].append((d, c))
-    corpus = Corpus.with_ids(documents, np.asarray(spans, dtype=np.int32).reshape(-1, 5), ids)
+    spans, ids, same, known, have = (np.concatenate([b[i] for b in blocks]) if blocks else np.zeros((0, 5) if i == 0 else 0)
+                                     for i in range(5))
+    corpus = Corpus.with_ids(documents, spans.astype(np.int32).reshape(-1, 5), ids.astype(np.int64))
     matrix = np.zeros((len(ids), dimension), dtype=np.float32)
     for i, v in vectors:
         matrix[i] = v
-    sentence_postings, sentence_lengths = postings(tokens, words)
+    lists, row_lengths = postings([tokens for _, tokens in worded], words)
+    sentence_postings = {w: (np.asarray([worded[j][0] for j in r], np.int64), c) for w, (r, c) in lists.items()}
+    sentence_lengths = np.zeros(len(ids), np.int64)
+    sentence_lengths[[row for row, _ in worded]] = row_lengths
     article_postings = {w: (np.asarray([d for d, _ in hits], np.int64), np.asarray([c for _, c in hits], np.float32))
                         for w, hits in doc_words.items() if hits}
-    store = ViewStore(model, dimension, generation, corpus, matrix, np.asarray(have, dtype=bool), query, dense, filter,
-                      asked)
-    return Neighbourhood(store, np.asarray(whole, dtype=bool), np.asarray(same, dtype=np.int64),
-                         np.asarray(known, dtype=bool),
+    store = ViewStore(model, dimension, generation, corpus, matrix, have.astype(bool), query, dense, filter, asked)
+    return Neighbourhood(store, np.asarray(whole, dtype=bool), same.astype(np.int64), known.astype(bool),
                          TermIndex(len(ids), sentence_postings, sentence_lengths, sentences),
                          TermIndex(len(documents), article_postings, np.asarray(lengths, np.int64), articles),
-                         round_trips)
+                         np.isin(ids, np.fromiter(candidates, np.int64)) & known.astype(bool), round_trips)
 
 
 def _text(members: list[dict]) -> str:

@@ -55,6 +55,19 @@ def test_another_model_or_dimension_is_refused(embedded_db):
         open_milvus(spec, MODEL, DIM * 2)
 
 
+def test_a_store_of_an_older_layout_says_to_rebuild(embedded_db):
+    spec = prefixed(embedded_db)
+    store = open_milvus(spec, MODEL, DIM).changed(add=[article(0)])
+    link = store._link
+    link.client().drop_collection(link.spec.terms)  # layout 1 had no word counts
+    link.write_meta(model=MODEL, dimension=DIM, generation=store.generation, persisted=0, format=1, **store.counts)
+    for name in (link.spec.sentences, link.spec.articles, link.spec.meta):  # as a fresh process finds them
+        link.client().release_collection(name)
+    link.close()
+    with pytest.raises(IndexStoreError, match="has layout 1, this qa reads 2; rebuild it"):
+        open_milvus(spec, MODEL, DIM)
+
+
 def test_bm25_over_qa_tokens_with_positive_scores_and_filters(embedded_db):
     store = open_milvus(prefixed(embedded_db), MODEL, DIM).changed(add=[article(i) for i in range(10)])
     scores, ids = store.bm25(["What about the glaciers?", "the of and"], 3)  # stemmed: glaciers -> glacier

@@ -46,3 +46,15 @@ def tokenize(text: str) -> list[str]:
         _STOP = _stopwords()
     words = [w for w in _TOKEN.findall(text.lower()) if w not in _STOP]
     return _stem(words)
+
+
+def normalized(text: str) -> str:
+    """The form in which two sentences count as the same: spacing and case ignored.
+
+    Ranking groups duplicate sentences by it and the Milvus store keys them by its hash, so
+    it lives here, below both.
+
+    >>> normalized("  The  Cat\\n sat. ") == normalized("the cat sat.")
+    True
+    """
+    return " ".join(text.split()).casefold()

@@ -13,6 +13,7 @@ import threading
 
 import numpy as np
 
+from ..documents.tokens import normalized  # noqa: F401  (also read from here)
 from ..store.base import SentenceStore
 from ..store.corpus import Corpus, hash_texts
 from .absent import absent_terms, article_words, question_terms
@@ -129,8 +130,3 @@ class Features:
         if self._similarity_rows is not None:
             return self._similarity_rows(qvec, rows)
         return self.store.similarity(qvec, self.corpus.ids[rows])
-
-
-def normalized(text: str) -> str:
-    """The form in which two sentences count as the same: spacing and case ignored."""
-    return " ".join(text.split()).casefold()

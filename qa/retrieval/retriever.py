@@ -22,6 +22,7 @@ from ..ranking.fusion import MODES, Fusion
 from ..ranking.query import Query
 from .batching import MicroBatcher
 from .hits import make_hit
+from .remote import features_for, question_features
 from .results import SearchResult, UpdateReport
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ class Retriever:
         dimension = self.embedder.dimension if stores.is_milvus(self.store_spec) else 0
         store = stores.open_store(self.store_spec, self.index_dir, self.embedder.model_id, dimension, rebuild=rebuild)
         with self._write_lock:
-            self._features = Features(store)
+            self._features = features_for(store)
         return self
 
     def save(self) -> "Retriever":
@@ -92,7 +93,7 @@ class Retriever:
             raise IndexStoreError("this Retriever has no index_dir; pass index_dir= to save it")
         with self._write_lock:
             store = self._features.store.persist(self.index_dir)
-            self._features = Features(store, self._features)
+            self._features = features_for(store, self._features)
         return self
 
     @property
@@ -104,22 +105,21 @@ class Retriever:
 
     @property
     def documents(self) -> tuple[Document, ...]:
-        return self._features.corpus.documents
+        """The indexed documents, in index order (on a Milvus store: metadata only, ``text`` "")."""
+        return self._features.store.documents
 
     def __len__(self) -> int:
-        return len(self._features.corpus)
+        return len(self._features.store)
 
     def document(self, path: str) -> Document:
-        """The indexed document called ``path``; raises ``DocumentError`` if there is none."""
-        for doc in self._features.corpus.documents:
-            if doc.path == path:
-                return doc
-        raise DocumentError(f"{path}: no such document in the index")
+        """The indexed document called ``path``, text included; raises ``DocumentError`` if there is none."""
+        doc = self._features.store.document(path)
+        if doc is None:
+            raise DocumentError(f"{path}: no such document in the index")
+        return doc
 
     def sentence_count(self, path: str) -> int:
-        corpus = self._features.corpus
-        row = corpus.paths.get(path)
-        return 0 if row is None else int(np.diff(corpus.doc_rows())[row])
+        return self._features.store.sentence_count(path)
 
     # -- updates ------------------------------------------------------------------------
 
@@ -150,7 +150,7 @@ class Retriever:
     def remove(self, doc: str, save: bool = True) -> UpdateReport:
         """Remove the document called ``doc`` from the index."""
         with self._write_lock:
-            if doc not in self._features.corpus.paths:
+            if doc not in {d.path for d in self.documents}:
                 raise DocumentError(f"{doc}: no such document in the index")
             report = self._apply([], {doc}, False)
             if save and self._persistent:
@@ -163,7 +163,7 @@ class Retriever:
             store = stores.open_store(self.store_spec, None, self.embedder.model_id, self.embedder.dimension)
         # A document counts as unchanged only if its metadata read the same too: a loader that
         # learns to read a title or a date updates old indexes (its sentences' vectors are reused).
-        known = {d.path: _identity(d) for d in store.corpus.documents}
+        known = {d.path: _identity(d) for d in store.documents}
         added, updated, unchanged, fresh = [], [], [], []
         for doc in docs:
             if known.get(doc.path) == _identity(doc):
@@ -176,7 +176,7 @@ class Retriever:
         spans = [split_document(d) for d in fresh]
         vectors, encoded = self._embed_spans(fresh, spans, progress)
         new_store = store.changed(add=list(zip(fresh, spans, vectors)), remove=set(remove))
-        self._features = Features(new_store)
+        self._features = features_for(new_store)
         return UpdateReport(tuple(added), tuple(updated), tuple(sorted(remove)), tuple(unchanged),
                             embedded_sentences=encoded)
 
@@ -189,10 +189,11 @@ class Retriever:
         # Identical sentences (duplicate articles, repeated boilerplate) are embedded once:
         # those already indexed reuse their stored vector, found by a lookup that costs
         # O(new sentences) once built (not a text->vector map over the whole index).
-        rows = store.corpus.rows_of(texts) if store.dimension == dim else np.full(len(texts), -1)
-        known = rows >= 0
-        if known.any():
-            flat[known] = store.vectors(store.corpus.ids[rows[known]])
+        if store.dimension == dim and texts:
+            known, vectors = store.known_vectors(texts)
+            flat[known] = vectors
+        else:
+            known = np.zeros(len(texts), dtype=bool)
         missing = np.flatnonzero(~known)
         todo = sorted({texts[i] for i in missing})
         if todo:
@@ -232,14 +233,17 @@ class Retriever:
             raise QueryError(f"filter must be a qa.Filter, not {type(filter).__name__}")
         queries = [Query.parse(q, filter) for q in questions]
         features = self._features  # one generation for the whole batch
-        if len(features.corpus) == 0:
+        if len(features.store) == 0:
             return [SearchResult(q.text, (), False, 0.0, mode, q.truncated, q.filter) for q in queries]
         qvecs = self._questions.encode([q.text for q in queries]) if mode != "bm25" else None
         window = self.fusion.settings.context_window
         results = []
         for i, query in enumerate(queries):
-            ranked = self.fusion.rank(features, query, None if qvecs is None else qvecs[i], k, mode)
-            hits = tuple(make_hit(features, row, score, rank + 1, dups, window, query.text)
+            qvec = None if qvecs is None else qvecs[i]
+            # A remote store (Milvus) gives each question the few rows it is ranked on.
+            view = question_features(features, query, qvec, k, mode, self.fusion.settings)
+            ranked = self.fusion.rank(view, query, qvec, k, mode)
+            hits = tuple(make_hit(view, row, score, rank + 1, dups, window, query.text)
                          for rank, (row, score, dups) in enumerate(ranked.rows))
             results.append(SearchResult(query.text, hits, ranked.found, ranked.confidence, mode, query.truncated, query.filter))
         return results

@@ -5,6 +5,8 @@
 - ``local``: the default backend, FAISS in this process (``faiss_index``), saved by ``disk``.
 - ``milvus``: Milvus (embedded milvus-lite, or a server/cluster by URI), for corpora that
   outgrow one machine; needs ``pip install 'qa[milvus]'`` and is imported only when asked for.
+  Its client holds no corpus: each question is ranked on its ``neighbourhood``, BM25 weighted
+  by the corpus-wide statistics of ``terms``.
 """
 
 from .base import SentenceStore

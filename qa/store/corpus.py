@@ -64,6 +64,18 @@ class Corpus:
     def __len__(self) -> int:
         return len(self.spans)
 
+    @classmethod
+    def with_ids(cls, documents, spans: np.ndarray, ids: np.ndarray) -> "Corpus":
+        """A corpus whose rows carry the given ids: a view that holds only some sentences of
+        an article (``qa.store.neighbourhood``), whose ids are not those of rows 1..n."""
+        corpus = cls(tuple(documents), np.asarray(spans, dtype=np.int32).reshape(-1, 5))
+        ids = np.array(ids, dtype=np.int64).reshape(-1)
+        if len(ids) != len(corpus):
+            raise IndexStoreError(f"{len(ids)} ids for {len(corpus)} sentences")
+        ids.flags.writeable = False
+        object.__setattr__(corpus, "_ids_cache", ids)
+        return corpus
+
     @property
     def paths(self) -> dict[str, int]:
         return {d.path: i for i, d in enumerate(self.documents)}

@@ -108,6 +108,27 @@ class LocalStore:
         matrix = np.concatenate(parts, dtype=dtype) if parts else np.zeros((0, self.dimension), dtype)
         return LocalStore(self.model, self.dimension, corpus, matrix, self.generation)
 
+    @property
+    def documents(self) -> tuple[Document, ...]:
+        return self.corpus.documents
+
+    def document(self, path: str) -> Document | None:
+        for doc in self.corpus.documents:
+            if doc.path == path:
+                return doc
+        return None
+
+    def sentence_count(self, path: str) -> int:
+        row = self.corpus.paths.get(path)
+        return 0 if row is None else int(np.diff(self.corpus.doc_rows())[row])
+
+    def known_vectors(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        rows = self.corpus.rows_of(texts)
+        known = rows >= 0
+        if not known.any():
+            return known, np.zeros((0, self.dimension), np.float32)
+        return known, self.vectors(self.corpus.ids[rows[known]])
+
     def persist(self, location: str | Path | None) -> "LocalStore":
         if location is None:
             raise IndexStoreError("this store has no index folder; pass index_dir= to save it")

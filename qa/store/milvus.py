@@ -6,35 +6,52 @@ Standalone/Distributed cluster, with the token from ``QA_MILVUS_TOKEN``, read wh
 first connects. Options: see ``qa.store.milvus_link.MilvusSpec`` (``?prefix=``, ``index=``,
 ``shards=``, ``replicas=``, ``timeout=``).
 
-Three collections, named ``PREFIX_...``:
+The client holds no corpus. Opening reads the one manifest row; a question reads its
+neighbourhood (``qa.store.milvus_view``: five round trips, none a scan) and ranking runs on
+that (``qa.store.neighbourhood``); the documents listing pages through the articles'
+metadata, without text, when asked for; ``corpus`` reads everything back, for tools and
+tests only. Four collections, named ``PREFIX_...`` (layout: ``qa.store.milvus_schema``):
 
 - ``sentences``: one row per sentence, keyed by its stable id (``qa.store.corpus``): the unit
-  vector, the payload a citation needs (doc path, title, source, casefolded ``source_key``,
-  ISO ``date`` or "", sentence ``number``, ``paragraph``, ``start``/``end``, ``heading``), the
-  sentence's qa tokens with a BM25 function over them, and ``born``/``dead`` generations.
-- ``articles``: each document's metadata and text, in rows of ``CHUNK_CHARS`` (a VARCHAR
-  holds 64 KB), keyed by (path, sha256, chunk), with ``seq`` keeping the corpus's order.
-- ``meta``: one row: model, dimension, the committed generation, counts. It is the commit
-  point and the model check (another model or dimension raises ``ModelMismatchError``).
+  vector; the payload a citation needs (doc path, title, source, casefolded ``source_key``,
+  ISO ``date`` or "", sentence ``number``, ``paragraph``, ``start``/``end``, ``heading``); its
+  article's key, ``seq`` (the corpus's order), sentence count ``total`` and token count
+  ``words``; its ``text`` with what separates it from the next sentence of its paragraph (so
+  a hit's context needs no article read); ``same``, the key of its text up to spacing and
+  case (``same in [...]`` finds its duplicates); qa's tokens with a BM25 function over them,
+  and ``rest``, its article's tokens outside sentences (title, dateline), repeated on every
+  row like the title, so that an article's BM25 comes from whichever of its rows a question reads.
+- ``articles``: each document's metadata, sentence count and text, in rows of ``CHUNK_CHARS``
+  (a VARCHAR holds 64 KB), keyed by (path, sha256, chunk), with ``seq`` keeping the order.
+- ``terms``: per word (qa's token), how many sentences and how many articles hold it: the
+  corpus-wide IDF of BM25 and of ``found``'s word share, read per question for its words only.
+- ``meta``: one row: model, dimension, the committed generation, counts of sentences,
+  articles and their tokens (BM25's average lengths). It is the commit point and the model
+  check (another model or dimension raises ``ModelMismatchError``).
 
-The corpus is rebuilt from the articles and sentences alone (no documents folder): two
-query-iterator scans, ``PAGE_ROWS`` rows a round trip, checked against the stored ids.
+Ranking scores a neighbourhood as the local store's whole corpus: BM25 of sentences and of
+articles with qa's k1/b and the corpus's statistics (``qa.store.terms``, equal to bm25s to
+the bit), paragraph cosines, article-local word shares and duplicate groups from the rows
+fetched. Milvus's own BM25 only shortlists (``BM25_OVERFETCH`` times the depth).
 
 Visibility (why a search never sees half an article): a row is visible at generation ``g``
-when ``born <= g < dead``, and every search, query and corpus rebuild filters on it inside
-Milvus. ``changed`` from committed generation G writes generation N = G + 1 in this order:
+when ``born <= g < dead``, and every search and query filters on it inside Milvus.
+``changed`` from committed generation G writes generation N = G + 1 in this order:
 
 1. check the manifest still says G (another writer moved it: reopen and apply again);
 2. delete what an interrupted attempt left (``born > G``) and revert its retirements
    (``G < dead < NEVER`` back to NEVER); delete rows retired before G (``dead < G``);
-3. upsert the new articles and sentences with ``born = N``: invisible at G;
-4. mark the rows of replaced and removed documents ``dead = N``: still visible at G;
+3. upsert the new articles, sentences and word counts with ``born = N``: invisible at G;
+4. mark the rows of replaced and removed documents, and the word counts they change,
+   ``dead = N``: still visible at G;
 5. write the manifest with generation N: one row, the commit. Readers of N see exactly N.
 
-A crash (or a killed server) anywhere before 5 leaves G intact; re-running any change
-repeats 2-5, so every article ends up exactly once. Readers holding G keep seeing G (their
-ids stay in their corpus) until the change after next removes what N retired. One writer
-at a time: two writers moving the same generation at once are not detected.
+A change reads only what it touches: the articles of the paths it adds or removes (to
+compare, retire and subtract their words) and the word counts it changes. A crash (or a
+killed server) anywhere before 5 leaves G intact; re-running any change repeats 2-5, so
+every article ends up exactly once. Readers holding G keep seeing G until the change after
+next removes what N retired. One writer at a time: two writers moving the same generation
+at once are not detected.
 
 An article re-added unchanged (same path, text and spans) keeps its rows: its ids are
 content-addressed, so rewriting them would hide it from readers of G while N is written. A
@@ -47,13 +64,15 @@ milvus-lite is not Milvus's C++ engine (it is a Python reimplementation); measur
   ``bm25`` returns their magnitude. The ``english`` analyzer is refused and a stemmer filter
   is dropped, so qa sends its own stemmed tokens through the ``standard`` tokenizer.
 - BM25 statistics are per segment: rows written by a later ``changed`` score against their
-  own segment's IDF until compaction merges segments, so BM25 scores drift across batches.
+  own segment's IDF until compaction merges segments, so Milvus's BM25 order drifts across
+  batches. Ranking does not read Milvus's scores (the shortlist is rescored), so answers
+  do not drift with it.
 - Shard and replica settings are accepted and ignored; only INVERTED scalar indexes exist;
   filter templates (``{param}``) and ``\\u`` escapes in string literals are not parsed;
   search returns every field unless ``output_fields`` names some; ``text_match`` is slow
   (qa does not use it); its query iterator logs "failed to get mvccTs" (harmless).
 - A collection without a vector field is refused (as in Milvus), hence the 2-d placeholder
-  vector in ``articles`` and ``meta``.
+  vector in ``articles``, ``terms`` and ``meta``.
 """
 
 from __future__ import annotations
@@ -67,35 +86,17 @@ import numpy as np
 from ..documents.filters import Filter
 from ..documents.loading import Document
 from ..documents.sentences import Span
-from ..errors import IndexStoreError, ModelMismatchError
+from ..errors import IndexStoreError, ModelMismatchError, StoreUnavailableError
 from .corpus import Corpus, spans_array
-from ..errors import StoreUnavailableError
-from .milvus_link import FORMAT, MAX_TOPK, NEVER, Link, MilvusSpec, parse_spec, quote
-from .milvus_rows import article_keys, article_rows, load_corpus, sentence_rows
+from .milvus_commit import COUNTS, commit
+from .milvus_link import FORMAT, ID_BATCH, MAX_TOPK, Link, MilvusSpec, filter_expression, parse_spec, quote, visible
+from .milvus_rows import LISTING_FIELDS, listed, load_articles, load_corpus, same_key
+from .milvus_schema import create_missing
+from .milvus_view import VIEW_ROWS, fetch
+from .neighbourhood import Neighbourhood
 
-__all__ = ["MilvusStore", "open_milvus", "drop_milvus", "StoreUnavailableError", "MilvusSpec"]
-
-
-def visible(generation: int) -> str:
-    """The filter expression of the rows generation ``generation`` holds."""
-    return f"born <= {generation} and dead > {generation}"
-
-
-def filter_expression(generation: int, filter: Filter | None) -> str:
-    """``filter`` as a Milvus expression, within generation ``generation``; same semantics as
-    ``Filter.admits`` (ISO dates compare as strings; undated rows fail any date bound)."""
-    parts = [visible(generation)]
-    if filter is not None and filter.active:
-        if filter.dated:
-            parts.append('date != ""')
-        if filter.since:
-            parts.append(f"date >= {quote(filter.since)}")
-        if filter.until:
-            parts.append(f"date <= {quote(filter.until)}")
-        if filter.sources:
-            keys = sorted({s.casefold() for s in filter.sources})
-            parts.append(f"source_key in [{', '.join(quote(k) for k in keys)}]")
-    return " and ".join(parts)
+__all__ = ["MilvusStore", "open_milvus", "drop_milvus", "StoreUnavailableError", "MilvusSpec", "visible",
+           "filter_expression"]
 
 
 @dataclass(frozen=True)
@@ -108,67 +109,119 @@ class MilvusStore:
     >>> doc = parse_text("Title\\n\\nOne sentence. Another one.", "a.txt")
     >>> spec = f"milvus:{tempfile.mkdtemp()}/doctest.db"
     >>> store = open_milvus(spec, "model", 2).changed(add=[(doc, split_document(doc), np.array([[1, 0], [0, 1]], np.float32))])
-    >>> scores, ids = store.search(np.array([[0.0, 1.0]], np.float32), 1)
-    >>> store.corpus.sentence_text(int(store.corpus.rows(ids[0])[0])), store.generation
-    ('Another one.', 1)
+    >>> view = store.neighbourhood(np.array([0.0, 1.0], np.float32), ("anoth",), 1, None)
+    >>> view.corpus.sentence_text(int(view.corpus.rows(view.store.search(view.store.query, 1)[1][0])[0]))
+    'Another one.'
+    >>> len(store), store.generation, [d.path for d in store.documents]
+    (2, 1, ['a.txt'])
     """
 
     spec: str
     model: str
     dimension: int
     _generation: int | None = field(default=None, repr=False)
-    _corpus: Corpus | None = field(default=None, repr=False, compare=False)
+    _counts: dict | None = field(default=None, repr=False, compare=False)
     _link: Link | None = field(default=None, repr=False, compare=False)
     _lock: object = field(default_factory=threading.Lock, repr=False, compare=False)
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)  # listing, corpus: read when asked
 
     def __post_init__(self):
         if self._link is None:
             object.__setattr__(self, "_link", Link(parse_spec(self.spec)))
 
-    # -- state, read on first use ------------------------------------------------------
+    # -- state: the manifest row, read on first use --------------------------------------
 
-    def _state(self) -> tuple[int, Corpus]:
-        if self._corpus is None:
+    def _state(self) -> tuple[int, dict]:
+        if self._counts is None:
             with self._lock:
-                if self._corpus is None:
-                    generation, corpus = self._open()
+                if self._counts is None:
+                    generation, counts = self._open()
                     object.__setattr__(self, "_generation", generation)
-                    object.__setattr__(self, "_corpus", corpus)
-        return self._generation, self._corpus
+                    object.__setattr__(self, "_counts", counts)
+        return self._generation, self._counts
 
-    def _open(self) -> tuple[int, Corpus]:
+    def _open(self) -> tuple[int, dict]:
         link, where = self._link, self._link.spec.where
         meta = link.read_meta()
         if meta is None:
-            link.create_missing(self.dimension)
-            link.write_meta(model=self.model, dimension=self.dimension, generation=0, sentences=0, articles=0, persisted=0)
+            create_missing(link, self.dimension)
+            link.write_meta(model=self.model, dimension=self.dimension, generation=0, persisted=0,
+                            **dict.fromkeys(COUNTS, 0))
             meta = link.read_meta()
         if int(meta["format"]) != FORMAT:
             raise IndexStoreError(f"the Milvus store at {where} has layout {meta['format']}, this qa reads {FORMAT}; "
-                                  f"rebuild it (drop its collections) or use another ?prefix=")
+                                  f"rebuild it (qa index DOCS_DIR --store ... --rebuild) or use another ?prefix=")
         if meta["model"] != self.model or int(meta["dimension"]) != self.dimension:
             raise ModelMismatchError(
                 f"the Milvus store at {where} was built with {meta['model']} (dimension {meta['dimension']}), not "
                 f"{self.model} (dimension {self.dimension}); pass --model {meta['model']}, or use another ?prefix=")
-        link.create_missing(self.dimension)  # loads the collections too (a restarted server forgets)
-        generation = int(meta["generation"])
-        corpus = load_corpus(link, visible(generation), where)
-        if len(corpus) != int(meta["sentences"]) or len(corpus.documents) != int(meta["articles"]):
-            raise IndexStoreError(f"the Milvus store at {where} holds {len(corpus.documents)} articles and {len(corpus)} "
-                                  f"sentences at generation {generation}, its manifest says {meta['articles']} and "
-                                  f"{meta['sentences']}; rebuild it")
-        return generation, corpus
+        create_missing(link, self.dimension)  # loads the collections too (a restarted server forgets)
+        return int(meta["generation"]), {name: int(meta[name]) for name in COUNTS}
 
     @property
     def generation(self) -> int:
         return self._state()[0]
 
     @property
-    def corpus(self) -> Corpus:
-        return self._state()[1]
+    def counts(self) -> dict:
+        """Sentences, articles and their tokens at this generation (from the manifest)."""
+        return dict(self._state()[1])
 
     def __len__(self) -> int:
-        return len(self.corpus)
+        return self._state()[1]["sentences"]
+
+    # -- documents: the listing, one article, everything ----------------------------------
+
+    @property
+    def documents(self) -> tuple[Document, ...]:
+        """Every article's metadata, in the corpus's order, without text (``text`` is ""):
+        read from the articles collection on first use, a page of ``PAGE_ROWS`` a round trip."""
+        return self._listing()[0]
+
+    def _listing(self) -> tuple[tuple[Document, ...], dict[str, int]]:
+        if "listing" not in self._cache:
+            rows = [r for page in self._link.pages(self._link.spec.articles, f"{visible(self.generation)} and chunk == 0",
+                                                   LISTING_FIELDS, "list the articles") for r in page]
+            rows.sort(key=lambda r: int(r["seq"]))
+            self._cache["listing"] = (tuple(listed(r) for r in rows), {r["path"]: int(r["sentences"]) for r in rows})
+        return self._cache["listing"]
+
+    def sentence_count(self, path: str) -> int:
+        return self._listing()[1].get(path, 0)
+
+    def document(self, path: str) -> Document | None:
+        """The article called ``path`` with its text, or None: one query, its chunks only."""
+        keys = self._article_keys({path})
+        if not keys:
+            return None
+        corpus = load_articles(self._link, visible(self.generation), keys, self._link.spec.where)
+        return corpus.documents[0] if corpus.documents else None
+
+    @property
+    def corpus(self) -> Corpus:
+        """The whole corpus, read back from Milvus (two scans): for tools and tests. Opening,
+        searching and changing the store never read it."""
+        if "corpus" not in self._cache:
+            with self._lock:
+                if "corpus" not in self._cache:
+                    corpus = load_corpus(self._link, visible(self.generation), self._link.spec.where)
+                    counts = self.counts
+                    if len(corpus) != counts["sentences"] or len(corpus.documents) != counts["articles"]:
+                        raise IndexStoreError(
+                            f"the Milvus store at {self._link.spec.where} holds {len(corpus.documents)} articles and "
+                            f"{len(corpus)} sentences at generation {self.generation}, its manifest says "
+                            f"{counts['articles']} and {counts['sentences']}; rebuild it")
+                    self._cache["corpus"] = corpus
+        return self._cache["corpus"]
+
+    def _article_keys(self, paths: set[str]) -> list[int]:
+        paths, keys = sorted(paths), []
+        for lo in range(0, len(paths), ID_BATCH):
+            batch = paths[lo:lo + ID_BATCH]
+            expr = f"{visible(self.generation)} and chunk == 0 and path in [{', '.join(quote(p) for p in batch)}]"
+            keys += [int(r["article"]) for r in self._link.query(self._link.spec.articles, expr, ["article"], len(batch),
+                                                                 "find the articles")]
+        return keys
 
     # -- the SentenceStore contract -----------------------------------------------------
 
@@ -186,7 +239,7 @@ class MilvusStore:
         return _arrays(hits, k, lambda d: d)
 
     def bm25(self, questions: list[str], k: int, filter: Filter | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` sentences by Milvus's BM25 over qa's tokens (``qa.ranking.lexical``), the
+        """Top-``k`` sentences by Milvus's own BM25 over qa's tokens (``qa.ranking.lexical``), the
         same shapes as ``search``; scores are positive on every engine (milvus-lite's are negated)."""
         from ..documents.tokens import tokenize
 
@@ -205,22 +258,45 @@ class MilvusStore:
         scores[asked], ids[asked] = _arrays(hits, k, abs)
         return scores, ids
 
+    def neighbourhood(self, query: np.ndarray | None, tokens: tuple[str, ...], depth: int, filter: Filter | None,
+                      dense: bool = True, lexical: bool = True) -> Neighbourhood:
+        """What ranking reads for one question (``qa.store.milvus_view``): ``query`` its vector
+        (None when ``dense`` is False), ``tokens`` its qa tokens, ``depth`` candidates a retriever."""
+        return fetch(self, query, tuple(tokens), depth, filter, dense, lexical)
+
     def similarity(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
         return self.vectors(ids) @ np.asarray(query, dtype=np.float32).reshape(self.dimension)
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
-        self.corpus.rows(ids)  # unknown ids fail here, as in the local store
-        unique = np.unique(ids)
-        rows = self._link.get(self._link.spec.sentences, unique.tolist(), ["vector"], "fetch sentence vectors")
-        found = {int(r["id"]): r["vector"] for r in rows}
+        unique, g = np.unique(ids), self.generation
+        rows = self._link.get(self._link.spec.sentences, unique.tolist(), ["vector", "born", "dead"], "fetch sentence vectors")
+        found = {int(r["id"]): r["vector"] for r in rows if int(r["born"]) <= g < int(r["dead"])}
         if len(found) != len(unique):
-            raise IndexStoreError(f"the Milvus store at {self._link.spec.where} no longer holds some sentences of "
-                                  f"generation {self.generation} (a writer moved on twice since); reopen the store")
+            raise IndexStoreError(f"the Milvus store at {self._link.spec.where} holds no sentence with some of these ids "
+                                  f"at generation {g}: not ids of this store, or a writer moved on twice since "
+                                  f"(reopen the store)")
         out = np.zeros((len(ids), self.dimension), np.float32)
         for i, key in enumerate(ids.tolist()):
             out[i] = found[key]
         return out
+
+    def known_vectors(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """For each text, whether a sentence of this generation reads exactly so, and the
+        vectors of those that do (found by their ``same`` key, confirmed on the text)."""
+        known = np.zeros(len(texts), dtype=bool)
+        if not len(self) or not texts:
+            return known, np.zeros((0, self.dimension), np.float32)
+        keys = sorted({same_key(t) for t in texts})
+        vector_of: dict[str, list] = {}
+        for lo in range(0, len(keys), ID_BATCH):
+            expr = f"{visible(self.generation)} and same in [{', '.join(map(str, keys[lo:lo + ID_BATCH]))}]"
+            for r in self._link.query(self._link.spec.sentences, expr, ["text", "start", "end", "vector"], VIEW_ROWS,
+                                      "find sentences already embedded"):
+                vector_of.setdefault(r["text"][:int(r["end"]) - int(r["start"])], r["vector"])
+        known = np.fromiter((t in vector_of for t in texts), dtype=bool, count=len(texts))
+        vectors = np.asarray([vector_of[t] for t in texts if t in vector_of], np.float32).reshape(-1, self.dimension)
+        return known, vectors
 
     def changed(self, add: list[tuple[Document, list[Span], np.ndarray]] = (),
                 remove: set[str] = frozenset()) -> "MilvusStore":
@@ -232,7 +308,7 @@ class MilvusStore:
             if len(vectors) and vectors.reshape(len(vectors), -1).shape[1] != self.dimension:
                 raise ModelMismatchError(f"vectors of dimension {vectors.reshape(len(vectors), -1).shape[1]} cannot "
                                          f"join an index of dimension {self.dimension}")
-        old = self.corpus
+        old = self._touched({doc.path for doc, _, _ in add} | remove)
         paths, rows = old.paths, old.doc_rows()
 
         def same_spans(r: int, spans) -> bool:
@@ -248,54 +324,31 @@ class MilvusStore:
             fresh.append((doc, spans, vectors))
         if not fresh and not (remove & set(paths)):
             return self
-        store = self._commit([], collide) if collide else self
-        return store._commit(fresh, remove)
+        if collide:
+            return self._commit([], collide, old)._commit(fresh, remove)
+        return self._commit(fresh, remove, old)
 
-    def _commit(self, add, remove: set[str]) -> "MilvusStore":
-        link, spec = self._link, self._link.spec
-        old, current = self.corpus, self.generation
-        meta = link.read_meta()
-        if meta is None or int(meta["generation"]) != current:
-            raise IndexStoreError(
-                f"the Milvus store at {spec.where} is at generation {meta and meta['generation']}, this copy at {current}: "
-                f"another writer changed it; reopen it and apply the change again")
-        nxt = current + 1
-        corpus, _ = old.changed([(doc, spans) for doc, spans, _ in add], remove)
-        # 2. what an interrupted attempt left, and what no reader of `current` or later can see
-        for name in (spec.sentences, spec.articles):
-            link.delete(name, f"born > {current}", "clear an interrupted build")
-            stale = [r["id"] for page in link.pages(name, f"dead > {current} and dead < {NEVER}", ["id"],
-                                                    "find an interrupted build's retirements") for r in page]
-            link.set_dead(name, stale, NEVER)
-            link.delete(name, f"dead < {current}", "drop retired rows")
-        # 3. the new rows, invisible until the manifest names `nxt`
-        from ..documents.tokens import tokenize
+    def _touched(self, paths: set[str]) -> Corpus:
+        """The articles (text and spans) now stored under ``paths``: what a change compares and retires."""
+        keys = self._article_keys(paths) if paths and len(self) + self.counts["articles"] else []
+        return load_articles(self._link, visible(self.generation), keys, self._link.spec.where) if keys else Corpus()
 
-        link.write(spec.articles, (row for i, (doc, _, _) in enumerate(add)
-                                   for row in article_rows(doc, seq=(nxt << 32) + i, born=nxt)), "write articles")
-        link.write(spec.sentences, (row for doc, spans, vectors in add
-                                    for row in sentence_rows(doc, spans, vectors, nxt, tokenize)), "write sentences")
-        # 4. retire the old versions of replaced and removed documents
-        rows = old.doc_rows()
-        gone = [r for r, d in enumerate(old.documents) if d.path in remove or d.path in {doc.path for doc, _, _ in add}]
-        link.set_dead(spec.sentences, np.concatenate([old.ids[rows[r]:rows[r + 1]] for r in gone] or [[]]), nxt)
-        link.set_dead(spec.articles, [key for r in gone for key in article_keys(old.documents[r])], nxt)
-        # 5. the commit
-        link.write_meta(model=self.model, dimension=self.dimension, generation=nxt, sentences=len(corpus),
-                        articles=len(corpus.documents), persisted=int(meta.get("persisted") or 0))
-        return MilvusStore(self.spec, self.model, self.dimension, nxt, corpus, link)
+    def _commit(self, add, remove: set[str], old: Corpus | None = None) -> "MilvusStore":
+        generation, counts, listing = commit(self, add, remove, old)
+        return MilvusStore(self.spec, self.model, self.dimension, generation, counts, self._link,
+                           _cache={"listing": listing} if listing is not None else {})
 
     def persist(self, location: str | Path | None = None) -> "MilvusStore":
         """Flush the collections and record this generation as persisted; ``location`` is
         ignored (the store lives in Milvus). Returns this store."""
-        generation, corpus = self._state()
+        generation, counts = self._state()
         meta = self._link.read_meta()
         if meta is None or int(meta["generation"]) != generation:  # never wind a newer manifest back
             raise IndexStoreError(f"the Milvus store at {self._link.spec.where} is at generation "
                                   f"{meta and meta['generation']}, this copy at {generation}; reopen it to persist")
         self._link.flush()
-        self._link.write_meta(model=self.model, dimension=self.dimension, generation=generation, sentences=len(corpus),
-                              articles=len(corpus.documents), persisted=generation)
+        self._link.write_meta(model=self.model, dimension=self.dimension, generation=generation, persisted=generation,
+                              **counts)
         return self
 
     def close(self) -> None:
@@ -315,7 +368,7 @@ def _arrays(hits, k: int, score) -> tuple[np.ndarray, np.ndarray]:
 
 def open_milvus(spec: str, model: str, dimension: int) -> MilvusStore:
     """Open the Milvus store ``spec`` (creating its collections if there are none) at its
-    committed generation, corpus loaded; ``ModelMismatchError`` if built with another model.
+    committed generation: one manifest read; ``ModelMismatchError`` if built with another model.
 
     >>> import tempfile
     >>> store = open_milvus(f"milvus:{tempfile.mkdtemp()}/empty.db", "model", 8)
@@ -334,4 +387,3 @@ def drop_milvus(spec: str) -> None:
         link.drop()
     finally:
         link.close()
-

@@ -1,8 +1,8 @@
 """The wire under ``qa.store.milvus``: store specs, the client, errors, schemas and rows.
 
 Nothing here decides what a generation holds; ``qa.store.milvus`` does. This module knows
-how to reach Milvus (embedded milvus-lite or a server), how qa's three collections are laid
-out, and how to turn every client failure into one readable ``IndexStoreError``.
+how to reach Milvus (embedded milvus-lite or a server), how qa's collections are reached
+(their layout is ``qa.store.milvus_schema``), and how to turn every client failure into one readable ``IndexStoreError``.
 """
 
 from __future__ import annotations
@@ -16,17 +16,20 @@ import threading
 import urllib.parse
 from dataclasses import dataclass
 
+from ..documents.filters import Filter
 from ..errors import IndexStoreError, StoreUnavailableError
 
 NEVER = 1 << 62  # ``dead`` of a row no generation has retired
-FORMAT = 1  # layout of the collections; bump on an incompatible change
+FORMAT = 2  # layout of the collections; bump on an incompatible change (2: terms, sentence text and same-text keys)
 MAX_VARCHAR = 65_535  # Milvus's limit for a VARCHAR field, in bytes
 CHUNK_CHARS = 16_000  # article text per row: 4 bytes a character at most keeps a chunk under the limit
 MAX_TOPK = 16_384  # Milvus's limit on hits per query (milvus-lite does not enforce it)
 WRITE_ROWS = 512  # rows per insert/upsert call: a few MB of gRPC message at dimension 384
 ID_BATCH = 1_024  # primary keys per get/upsert-by-id call: keeps the ``id in [...]`` expression short
-PAGE_ROWS = 4_096  # rows per query-iterator page when the corpus is rebuilt from Milvus
+PAGE_ROWS = 4_096  # rows per query-iterator page, where rows are listed (documents, a change's clean-up)
 META_ID = 1
+META_FIELDS = ("model", "dimension", "generation", "format", "sentences", "articles", "persisted",
+               "sentence_tokens", "article_tokens")
 INDEXES = ("FLAT", "HNSW", "IVF_FLAT", "AUTOINDEX")
 OPTIONS = ("prefix", "index", "shards", "replicas", "timeout")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,200}")
@@ -76,8 +79,17 @@ class MilvusSpec:
         return f"{self.prefix}_articles"
 
     @property
+    def terms(self) -> str:
+        return f"{self.prefix}_terms"
+
+    @property
     def meta(self) -> str:
         return f"{self.prefix}_meta"
+
+    @property
+    def collections(self) -> tuple[str, ...]:
+        """Every collection of the store, the manifest last (it marks a complete set)."""
+        return self.sentences, self.articles, self.terms, self.meta
 
     @property
     def where(self) -> str:
@@ -126,6 +138,28 @@ def parse_spec(spec: str) -> MilvusSpec:
 def quote(text: str) -> str:
     """A string literal for a Milvus filter expression (milvus-lite knows no \\u escapes)."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t") + '"'
+
+
+def visible(generation: int) -> str:
+    """The filter expression of the rows generation ``generation`` holds."""
+    return f"born <= {generation} and dead > {generation}"
+
+
+def filter_expression(generation: int, filter: Filter | None) -> str:
+    """``filter`` as a Milvus expression, within generation ``generation``; same semantics as
+    ``Filter.admits`` (ISO dates compare as strings; undated rows fail any date bound)."""
+    parts = [visible(generation)]
+    if filter is not None and filter.active:
+        if filter.dated:
+            parts.append('date != ""')
+        if filter.since:
+            parts.append(f"date >= {quote(filter.since)}")
+        if filter.until:
+            parts.append(f"date <= {quote(filter.until)}")
+        if filter.sources:
+            keys = sorted({s.casefold() for s in filter.sources})
+            parts.append(f"source_key in [{', '.join(quote(k) for k in keys)}]")
+    return " and ".join(parts)
 
 
 def one_line(text: str, limit: int = 300) -> str:
@@ -236,8 +270,9 @@ class Link:
             raise
 
     def load(self, client) -> None:
-        for name in (self.spec.sentences, self.spec.articles, self.spec.meta):
-            client.load_collection(name, replica_number=self.spec.replicas)
+        for name in self.spec.collections:  # one an older layout lacks is left to create_missing
+            if client.has_collection(name):
+                client.load_collection(name, replica_number=self.spec.replicas)
 
     def close(self) -> None:
         with self._lock:
@@ -246,82 +281,20 @@ class Link:
             with contextlib.suppress(Exception):
                 client.close()
 
-    # -- layout -------------------------------------------------------------------------
-
-    def create_missing(self, dimension: int) -> None:
-        """Create whichever of the three collections is missing (meta last: it marks a complete set)."""
-        from pymilvus import DataType, Function, FunctionType, MilvusClient
-
-        from ..documents.tokens import B, K1
-
-        spec = self.spec
-
-        def schema(vector_dim: int, fields, sparse: bool = False):
-            s = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
-            s.add_field("id", DataType.INT64, is_primary=True)
-            s.add_field("vector", DataType.FLOAT_VECTOR, dim=vector_dim)
-            for name, kind in fields:
-                if kind == "str":
-                    s.add_field(name, DataType.VARCHAR, max_length=MAX_VARCHAR)
-                else:
-                    s.add_field(name, {"int": DataType.INT64, "bool": DataType.BOOL}[kind])
-            if sparse:
-                # qa sends its own stemmed, stopword-free tokens (qa.documents.tokens.tokenize) as
-                # the text: the standard tokenizer only splits them again, the same on every engine.
-                s.add_field("tokens", DataType.VARCHAR, max_length=MAX_VARCHAR, enable_analyzer=True,
-                            analyzer_params={"tokenizer": "standard"})
-                s.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-                s.add_function(Function(name="bm25", function_type=FunctionType.BM25,
-                                        input_field_names=["tokens"], output_field_names=["sparse"]))
-            return s
-
-        def indexes(client, vector: bool, scalars, sparse: bool = False):
-            params = client.prepare_index_params()
-            if vector:
-                extra = {"HNSW": {"M": 16, "efConstruction": 200}, "IVF_FLAT": {"nlist": 1024}}.get(spec.index, {})
-                params.add_index("vector", index_type=spec.index, metric_type="IP", params=extra)
-            else:  # a placeholder vector (Milvus wants one in every collection): exact and tiny
-                params.add_index("vector", index_type="FLAT", metric_type="IP")
-            for name in scalars:  # INVERTED: the scalar index both Milvus and milvus-lite build
-                params.add_index(name, index_type="INVERTED")
-            if sparse:
-                params.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
-                                 params={"bm25_k1": K1, "bm25_b": B})
-            return params
-
-        payload = [("article", "int"), ("doc", "str"), ("title", "str"), ("source", "str"), ("source_key", "str"),
-                   ("date", "str"), ("number", "int"), ("paragraph", "int"), ("start", "int"), ("end", "int"),
-                   ("heading", "bool"), ("born", "int"), ("dead", "int")]
-        article = [("article", "int"), ("chunk", "int"), ("chunks", "int"), ("seq", "int"), ("path", "str"),
-                   ("sha256", "str"), ("title", "str"), ("source", "str"), ("source_key", "str"), ("date", "str"),
-                   ("kind", "str"), ("body_start", "int"), ("text", "str"), ("born", "int"), ("dead", "int")]
-        meta = [("model", "str"), ("dimension", "int"), ("generation", "int"), ("format", "int"),
-                ("sentences", "int"), ("articles", "int"), ("persisted", "int")]
-        scalars = ("article", "source_key", "date", "born", "dead")
-        plan = ((spec.sentences, schema(dimension, payload, sparse=True), True, scalars, True),
-                (spec.articles, schema(2, article), False, ("article", "born", "dead"), False),
-                (spec.meta, schema(2, meta), False, (), False))
-
-        def create(client):
-            for name, s, vector, scalar_fields, sparse in plan:
-                if not client.has_collection(name):
-                    client.create_collection(name, schema=s, num_shards=spec.shards, consistency_level="Strong")
-                    # Not waiting on each index: pymilvus polls every 0.5 s, and an empty collection's
-                    # indexes are ready at once (the load below waits for them where it must).
-                    client.create_index(name, indexes(client, vector, scalar_fields, sparse), sync=False)
-            self.load(client)
-
-        self.call("create the collections", create)
-
     # -- rows ---------------------------------------------------------------------------
 
     def read_meta(self) -> dict | None:
-        fields = ["model", "dimension", "generation", "format", "sentences", "articles", "persisted"]
+        fields = list(META_FIELDS)
 
         def read(client):
             if not client.has_collection(self.spec.meta):
                 return None
-            rows = client.get(self.spec.meta, ids=[META_ID], output_fields=fields)
+            try:
+                rows = client.get(self.spec.meta, ids=[META_ID], output_fields=fields)
+            except Exception as err:  # a manifest of an older layout lacks the newer fields
+                if "field" not in str(err).lower():
+                    raise
+                rows = client.get(self.spec.meta, ids=[META_ID], output_fields=["format"])
             return dict(rows[0]) if rows else None
 
         return self.call("read the store's manifest", read)
@@ -365,6 +338,10 @@ class Link:
             with contextlib.suppress(Exception):
                 iterator.close()
 
+    def query(self, collection: str, expr: str, fields: list[str], limit: int, doing: str) -> list[dict]:
+        """The rows ``expr`` matches, at most ``limit`` of them: one round trip, never a scan."""
+        return self.call(doing, lambda c: c.query(collection, filter=expr, output_fields=fields, limit=limit))
+
     def get(self, collection: str, ids: list[int], fields: list[str], doing: str) -> list[dict]:
         out = []
         for lo in range(0, len(ids), ID_BATCH):
@@ -374,13 +351,13 @@ class Link:
 
     def flush(self) -> None:
         def flush(client):
-            for name in (self.spec.sentences, self.spec.articles, self.spec.meta):
+            for name in self.spec.collections:
                 client.flush(name)
         self.call("flush the collections", flush)
 
     def drop(self) -> None:
         def drop(client):
-            for name in (self.spec.meta, self.spec.articles, self.spec.sentences):  # meta first: no half-set looks complete
+            for name in reversed(self.spec.collections):  # meta first: no half-set looks complete
                 if client.has_collection(name):
                     client.drop_collection(name)
         self.call("drop the collections", drop)

@@ -111,3 +111,23 @@ def test_an_empty_store_finds_nothing(backend):
     assert scores.shape == ids.shape == (2, 0)
 
 
+
+
+def test_the_documents_are_listed_and_read_one_at_a_time(backend):
+    store, ref = build(backend), reference()
+    listed = [(d.path, d.title, d.sha256, d.date, d.source, d.body_start, d.kind) for d in store.documents]
+    assert listed == [(d.path, d.title, d.sha256, d.date, d.source, d.body_start, d.kind) for d in ref.corpus.documents]
+    rows = ref.corpus.doc_rows()
+    for r, doc in enumerate(ref.corpus.documents):
+        assert store.document(doc.path) == doc  # with its text
+        assert store.sentence_count(doc.path) == rows[r + 1] - rows[r]
+    assert store.document("news/999.txt") is None and store.sentence_count("news/999.txt") == 0
+
+
+def test_known_vectors_are_found_by_exact_text(backend):
+    store, ref = build(backend), reference()
+    first, sixth = ref.corpus.sentence_text(0), ref.corpus.sentence_text(5)
+    known, vectors = store.known_vectors([first, "No sentence reads so.", sixth, first.upper(), first])
+    assert known.tolist() == [True, False, True, False, True]  # same words in capitals: another text
+    np.testing.assert_array_equal(vectors, ref.vectors(ref.corpus.ids[[0, 5, 0]]))
+    assert store.known_vectors([])[0].shape == (0,)

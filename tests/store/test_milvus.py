@@ -4,6 +4,7 @@ checks, BM25, interrupted builds, and a server killed in the middle of a build."
 from __future__ import annotations
 
 import collections
+import dataclasses
 import threading
 import time
 
@@ -18,7 +19,10 @@ from milvus_server import MilvusLiteServer, free_port  # noqa: E402  (tests/stor
 from store_support import DIM, MODEL, article, queries  # noqa: E402
 
 from qa.documents.filters import Filter  # noqa: E402
+from qa.documents.loading import parse_text  # noqa: E402
+from qa.documents.sentences import split_document  # noqa: E402
 from qa.documents.sentences import Span  # noqa: E402
+from qa.documents.tokens import tokenize as qa_tokenize  # noqa: E402
 from qa.errors import IndexStoreError, ModelMismatchError  # noqa: E402
 from qa.store.local import LocalStore  # noqa: E402
 from qa.store.milvus import MilvusStore, StoreUnavailableError, open_milvus, visible  # noqa: E402
@@ -49,6 +53,19 @@ def test_another_model_or_dimension_is_refused(embedded_db):
         open_milvus(spec, "other-model", DIM)
     with pytest.raises(ModelMismatchError, match="dimension 16"):
         open_milvus(spec, MODEL, DIM * 2)
+
+
+def test_a_store_of_an_older_layout_says_to_rebuild(embedded_db):
+    spec = prefixed(embedded_db)
+    store = open_milvus(spec, MODEL, DIM).changed(add=[article(0)])
+    link = store._link
+    link.client().drop_collection(link.spec.terms)  # layout 1 had no word counts
+    link.write_meta(model=MODEL, dimension=DIM, generation=store.generation, persisted=0, format=1, **store.counts)
+    for name in (link.spec.sentences, link.spec.articles, link.spec.meta):  # as a fresh process finds them
+        link.client().release_collection(name)
+    link.close()
+    with pytest.raises(IndexStoreError, match="has layout 1, this qa reads 2; rebuild it"):
+        open_milvus(spec, MODEL, DIM)
 
 
 def test_bm25_over_qa_tokens_with_positive_scores_and_filters(embedded_db):
@@ -95,32 +112,60 @@ def test_an_interrupted_build_is_invisible_and_cleared_by_the_next(embedded_db):
     """What a build killed between writing and committing leaves: new rows (born = G + 1) and
     retired old ones (dead = G + 1), the manifest still at G. Made here with the store's own
     writes up to the commit, then a different change is applied on top."""
-    from qa.ranking.lexical import tokenize
-    from qa.store.milvus_rows import article_keys, article_rows, sentence_rows
+    from qa.store.milvus_rows import article_keys, article_rows, sentence_rows, term_rows
 
     spec = prefixed(embedded_db)
     store = open_milvus(spec, MODEL, DIM).changed(add=[article(i) for i in range(5)])
     link, g = store._link, store.generation
     names = link.spec
     doc, spans, vectors = article(7)
-    link.write(names.articles, article_rows(doc, seq=(g + 1) << 32, born=g + 1), "write")
-    link.write(names.sentences, sentence_rows(doc, spans, vectors, g + 1, tokenize), "write")
-    rows = store.corpus.doc_rows()
-    link.set_dead(names.sentences, store.corpus.ids[rows[1]:rows[2]], g + 1)  # article 1 "replaced"
-    link.set_dead(names.articles, article_keys(store.corpus.documents[1]), g + 1)
+    link.write(names.articles, article_rows(doc, spans, seq=(g + 1) << 32, born=g + 1), "write")
+    link.write(names.sentences, sentence_rows(doc, spans, vectors, g + 1, seq=(g + 1) << 32), "write")
+    link.write(names.terms, term_rows({"glacier": (999, 999), "unseen": (1, 1)}, g + 1), "write")
+    corpus = store.corpus
+    rows = corpus.doc_rows()
+    link.set_dead(names.sentences, corpus.ids[rows[1]:rows[2]], g + 1)  # article 1 "replaced"
+    link.set_dead(names.articles, article_keys(corpus.documents[1]), g + 1)
+    glacier = link.query(names.terms, f"{visible(g)} and term == \"glacier\"", ["id"], 1, "read")[0]["id"]
+    link.set_dead(names.terms, [glacier], g + 1)
 
     during = open_milvus(spec, MODEL, DIM)
-    assert during.generation == g and during.corpus.documents == store.corpus.documents
+    assert during.generation == g and during.corpus.documents == corpus.documents
     hits = during.search(vectors, 3)[1]
-    assert set(hits[hits >= 0].tolist()) <= set(store.corpus.ids.tolist())
+    assert set(hits[hits >= 0].tolist()) <= set(corpus.ids.tolist())
+    assert_statistics(during)
 
     after = during.changed(add=[article(9)])  # another change: article 7 must not appear, article 1 must stay
     assert [d.path for d in after.corpus.documents] == [f"news/{i:03d}.txt" for i in (0, 1, 2, 3, 4, 9)]
     reopened = open_milvus(spec, MODEL, DIM)
     np.testing.assert_array_equal(reopened.corpus.ids, after.corpus.ids)
+    assert_statistics(reopened)
     client = link.client()
     assert count(client, names.sentences, visible(after.generation)) == len(after)
     assert count(client, names.sentences, f"born > {after.generation} or (dead > {g} and dead < {1 << 62})") == 0
+    assert count(client, names.terms, f"born > {after.generation}") == 0  # its retirements: assert_statistics
+
+
+def assert_statistics(store) -> None:
+    """The store's word counts and token totals are those of its corpus, counted afresh."""
+    from qa.store.milvus_rows import article_tokens
+
+    corpus, rows = store.corpus, store.corpus.doc_rows()
+    sentence_df, article_df, sentence_tokens, article_total = collections.Counter(), collections.Counter(), 0, 0
+    for r, doc in enumerate(corpus.documents):
+        spans = [Span(int(s), int(e), int(p), bool(h)) for _, s, e, p, h in corpus.spans[rows[r]:rows[r + 1]].tolist()]
+        tokens, _, words = article_tokens(doc, spans)
+        for t in tokens:
+            sentence_df.update(set(t))
+            sentence_tokens += len(t)
+        article_df.update(set(qa_tokenize(doc.text)))
+        article_total += words
+    link = store._link
+    stored = {r["term"]: (r["sentences"], r["articles"]) for page in link.pages(
+        link.spec.terms, visible(store.generation), ["term", "sentences", "articles"], "read") for r in page}
+    assert stored == {t: (sentence_df[t], article_df[t]) for t in set(sentence_df) | set(article_df)}
+    assert store.counts == {"sentences": len(corpus), "articles": len(corpus.documents),
+                            "sentence_tokens": sentence_tokens, "article_tokens": article_total}
 
 
 @pytest.mark.slow
@@ -184,3 +229,66 @@ def test_a_server_killed_mid_build_leaves_every_article_exactly_once(tmp_path, c
     finally:
         server.stop()
     assert "Traceback" not in capfd.readouterr().err
+
+
+def _long_article(i: int):
+    """Article ``i`` in four paragraphs of three sentences: most of it is neither a hit's
+    paragraph nor holds a given word, so a view reads only some of its sentences."""
+    words = ("harbour", "election", "copper", "vaccine", "glacier", "tariff", "orchestra")
+    paragraphs = ["\n".join([f"Paragraph {p} of long article {i} tells of the {words[(i + p + s) % 7]} in part {s}."
+                              for s in range(3)]).replace("\n", " ") for p in range(4)]
+    doc = parse_text(f"Long {i}\n\n" + "\n\n".join(paragraphs), f"long/{i}.txt")
+    spans = split_document(doc)
+    vectors = queries(len(spans), seed=100 + i)
+    return doc, spans, vectors
+
+
+def test_a_neighbourhood_is_ranked_as_the_whole_corpus_would_be(embedded_db):
+    """One question's rows: the hits' articles (their sentences holding the question's words,
+    the hits' paragraphs, the rest as placeholders), scored with the corpus's statistics
+    exactly as the local store's BM25 scores them, duplicates in other articles included, in
+    five round trips."""
+    from qa.ranking.lexical import Lexical
+
+    doc, spans, vectors = article(3)
+    copy = (dataclasses.replace(doc, path="copies/003.txt"), spans, queries(len(spans), seed=99))  # same texts, other vectors
+    add = [article(i) for i in range(30)] + [copy] + [_long_article(i) for i in range(6)]
+    store = open_milvus(prefixed(embedded_db), MODEL, DIM).changed(add=add)
+    ref = LocalStore(MODEL, DIM).changed(add=add)
+    sentences = Lexical(ref.corpus.texts())
+    articles = Lexical([d.text for d in ref.corpus.documents])
+    placeholders = 0
+    for near, q in enumerate((vectors[1] + 0.1 * queries(1)[0], add[-2][2][4] + 0.1 * queries(1)[0])):  # article 3, long 4
+        for question in ("Is sentence two about the copper glacier?", "vaccine tariff", "nothing like it"):
+            tokens = tuple(qa_tokenize(question))
+            hood = store.neighbourhood(q / np.linalg.norm(q), tokens, 4, None)
+            view = hood.corpus
+            real = view.ids >= 0
+            placeholders += int((~real).sum())
+            rows = np.full(len(view), -1)
+            rows[real] = ref.corpus.rows(view.ids[real])
+            assert hood.round_trips <= 5 and len(view.documents) < len(ref.corpus.documents)
+            np.testing.assert_array_equal(hood.store.search(hood.store.query[None], 4)[1],
+                                          ref.search(hood.store.query[None], 4)[1])
+            whole = hood.complete[view.spans[:, 0]]
+            assert whole.any()
+            if not hood.sentence_index.ids(tokens) and near == 0:  # no BM25 hit: the copy is met through its repeats only
+                assert [d.path for d, c in zip(view.documents, hood.complete) if not c] == ["copies/003.txt"]
+            want = sentences.scores(sentences.ids(tokens))
+            got = hood.sentence_index.scores(hood.sentence_index.ids(tokens))
+            np.testing.assert_array_equal(got[whole & real], want[rows[whole & real]])
+            assert not got[~real].any()
+            bounds = ref.corpus.doc_rows()
+            for d in np.flatnonzero(hood.complete):  # an article's unread sentences hold none of the words
+                r = ref.corpus.paths[view.documents[d].path]
+                assert np.isin(np.flatnonzero(want[bounds[r]:bounds[r + 1]] > 0) + bounds[r], rows).all()
+            doc_rows = np.asarray([ref.corpus.paths[d.path] for d in view.documents])
+            got = hood.article_index.scores(hood.article_index.ids(tokens))
+            np.testing.assert_array_equal(got[hood.complete], articles.scores(articles.ids(tokens))[doc_rows[hood.complete]])
+            for r in np.flatnonzero(hood.known):  # fetched texts read as the article's own
+                assert view.sentence_text(r) == ref.corpus.sentence_text(rows[r])
+            groups, hits = hood.groups(), view.rows(hood.store.dense[1][0])
+            for r in hits:  # a candidate's group is whole: its repeats anywhere were fetched
+                if view.documents[view.spans[r, 0]].path == "news/003.txt":
+                    assert [view.documents[view.spans[g, 0]].path for g in groups[r]] == ["news/003.txt", "copies/003.txt"]
+    assert placeholders  # some sentences were not read

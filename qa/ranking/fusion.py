@@ -64,6 +64,13 @@ class Fusion:
         """
         return cls(reranker=Reranker.packaged(), calibrator=Calibrator.packaged(), **fields)
 
+    @property
+    def reads_articles(self) -> bool:
+        """Whether ranking reads more of a candidate's article than its paragraph: the
+        re-ranker (every sentence's cosine, both neighbours) and the calibrator's inputs (the
+        names missing from the article). A remote store then fetches candidates' articles whole."""
+        return self.reranker is not None or self.calibrator is not None or self.explain
+
     def threshold(self, mode: str = "hybrid") -> float:
         """The confidence at which a search in ``mode`` says "found" (a probability when calibrated).
 

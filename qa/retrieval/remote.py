@@ -10,8 +10,12 @@ code does not know which one it runs on.
 
 from __future__ import annotations
 
+import functools
+import time
+
 import numpy as np
 
+from ..ranking.absent import article_words
 from ..ranking.answertype import AnswerTypes
 from ..ranking.features import Features
 from ..ranking.forms import SentenceForms
@@ -19,18 +23,34 @@ from ..ranking.query import Query
 from ..ranking.weights import Settings
 
 
+# How often a question first re-reads a remote store's manifest to follow other writers'
+# commits (one round trip): a change deletes rows retired two generations back, so a reader
+# must not fall two commits behind; a commit takes seconds on any Milvus, so once a second
+# keeps every reader within one.
+FOLLOW_SECONDS = 1.0
+
+
 class RemoteFeatures:
-    """What a Retriever holds for a remote store: the store itself, and per question its view."""
+    """What a Retriever holds for a remote store: the store itself, and per question its view.
+    The store follows the generation other writers commit (``FOLLOW_SECONDS``)."""
 
     def __init__(self, store):
         self.store = store
+        self._followed = time.monotonic()
 
-    def for_question(self, query: Query, qvec: np.ndarray | None, k: int, mode: str, settings: Settings) -> "ViewFeatures":
+    def _follow(self) -> None:
+        now = time.monotonic()
+        if now - self._followed >= FOLLOW_SECONDS and hasattr(self.store, "latest"):
+            self.store, self._followed = self.store.latest(), now
+
+    def for_question(self, query: Query, qvec: np.ndarray | None, k: int, mode: str, settings: Settings,
+                     whole: bool = False) -> "ViewFeatures":
         # The depth Fusion.rank asks each retriever for; the view holds at least that much.
         depth = max(settings.depth, settings.depth_per_hit * k)
+        self._follow()
         hood = self.store.neighbourhood(qvec, query.tokens, depth, query.filter, dense=mode != "bm25",
-                                        lexical=mode != "dense")
-        return ViewFeatures(hood)
+                                        lexical=mode != "dense", whole=whole)
+        return ViewFeatures(hood, whole)
 
 
 class ViewFeatures(Features):
@@ -38,12 +58,19 @@ class ViewFeatures(Features):
     (BM25 and IDF as over the whole corpus) and its duplicate groups; the rest (paragraphs,
     forms, answer types) built from its rows as for any corpus."""
 
-    def __init__(self, hood):
+    def __init__(self, hood, whole: bool = False):
         super().__init__(hood.store)
         self.neighbourhood = hood
+        # Sentence forms of every row read whole when the articles were (the re-ranker asks
+        # whether a candidate's neighbours point back), else of the possible candidates only.
+        self._formed = hood.known if whole else hood.candidates
         self._lexical = hood.sentence_index
         self._document_lexical = hood.article_index
         self._groups = hood.groups()
+        # A view's article text holds its fetched sentences alone; the local store's holds the
+        # title line too, where the names a question asks about are most often written.
+        docs = self.corpus.documents
+        self.article_words = functools.lru_cache(maxsize=256)(lambda d: article_words(f"{docs[d].title}\n{docs[d].text}"))
 
     @property
     def answer_types(self) -> AnswerTypes:
@@ -51,7 +78,7 @@ class ViewFeatures(Features):
 
     @property
     def forms(self) -> SentenceForms:
-        return self._once("_forms", lambda: _known_only(SentenceForms, self.corpus, self.neighbourhood.candidates))
+        return self._once("_forms", lambda: _known_only(SentenceForms, self.corpus, self._formed))
 
 
 def _known_only(kind, corpus, known: np.ndarray):
@@ -80,8 +107,9 @@ def is_remote(store) -> bool:
     return callable(getattr(type(store), "neighbourhood", None))
 
 
-def question_features(features, query: Query, qvec, k: int, mode: str, settings: Settings):
-    """The features one question is ranked on: ``features`` itself, or a remote store's view."""
+def question_features(features, query: Query, qvec, k: int, mode: str, settings: Settings, whole: bool = False):
+    """The features one question is ranked on: ``features`` itself, or a remote store's view
+    (``whole``: with its candidates' articles whole, for a ranking that reads them)."""
     if isinstance(features, RemoteFeatures):
-        return features.for_question(query, qvec, k, mode, settings)
+        return features.for_question(query, qvec, k, mode, settings, whole)
     return features

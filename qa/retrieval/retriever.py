@@ -241,7 +241,8 @@ class Retriever:
         for i, query in enumerate(queries):
             qvec = None if qvecs is None else qvecs[i]
             # A remote store (Milvus) gives each question the few rows it is ranked on.
-            view = question_features(features, query, qvec, k, mode, self.fusion.settings)
+            view = question_features(features, query, qvec, k, mode, self.fusion.settings,
+                                     self.fusion.reads_articles)
             ranked = self.fusion.rank(view, query, qvec, k, mode)
             hits = tuple(make_hit(view, row, score, rank + 1, dups, window, query.text)
                          for rank, (row, score, dups) in enumerate(ranked.rows))

@@ -87,8 +87,9 @@ class RemoteStore(SentenceStore, Protocol):
     ranking runs per question on the ``Neighbourhood`` (``qa.store.neighbourhood``) it fetches."""
 
     def neighbourhood(self, query: np.ndarray | None, tokens: tuple[str, ...], depth: int, filter: Filter | None,
-                      dense: bool = True, lexical: bool = True):
+                      dense: bool = True, lexical: bool = True, whole: bool = False):
         """The rows one question is ranked on: the top-``depth`` dense (``query``) and BM25
         (``tokens``) sentences among those ``filter`` admits, their articles, paragraphs and
-        duplicates, and the corpus statistics of the question's words."""
+        duplicates, and the corpus statistics of the question's words; ``whole``: the
+        candidates' articles whole instead of their paragraphs."""
         ...

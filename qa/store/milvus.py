@@ -6,8 +6,9 @@ Standalone/Distributed cluster, with the token from ``QA_MILVUS_TOKEN``, read wh
 first connects. Options: see ``qa.store.milvus_link.MilvusSpec`` (``?prefix=``, ``index=``,
 ``shards=``, ``replicas=``, ``timeout=``).
 
-The client holds no corpus. Opening reads the one manifest row; a question reads its
-neighbourhood (``qa.store.milvus_view``: five round trips, none a scan) and ranking runs on
+The client holds no corpus. Opening reads the one manifest row (and checks the collections
+are there and loaded); a question reads its neighbourhood (``qa.store.milvus_view``: five
+round trips, none a scan) and ranking runs on
 that (``qa.store.neighbourhood``); the documents listing pages through the articles'
 metadata, without text, when asked for; ``corpus`` reads everything back, for tools and
 tests only. Four collections, named ``PREFIX_...`` (layout: ``qa.store.milvus_schema``):
@@ -50,7 +51,8 @@ A change reads only what it touches: the articles of the paths it adds or remove
 compare, retire and subtract their words) and the word counts it changes. A crash (or a
 killed server) anywhere before 5 leaves G intact; re-running any change repeats 2-5, so
 every article ends up exactly once. Readers holding G keep seeing G until the change after
-next removes what N retired. One writer at a time: two writers moving the same generation
+next removes what N retired; so a reader moves on (``latest``: the Retriever re-reads the
+manifest at most once a second, ``qa.retrieval.remote.FOLLOW_SECONDS``). One writer at a time: two writers moving the same generation
 at once are not detected.
 
 An article re-added unchanged (same path, text and spans) keeps its rows: its ids are
@@ -87,8 +89,8 @@ from ..documents.filters import Filter
 from ..documents.loading import Document
 from ..documents.sentences import Span
 from ..errors import IndexStoreError, ModelMismatchError, StoreUnavailableError
-from .corpus import Corpus, spans_array
-from .milvus_commit import COUNTS, commit
+from .corpus import Corpus
+from .milvus_commit import COUNTS, check_added, commit, plan
 from .milvus_link import FORMAT, ID_BATCH, MAX_TOPK, Link, MilvusSpec, filter_expression, parse_spec, quote, visible
 from .milvus_rows import LISTING_FIELDS, listed, load_articles, load_corpus, same_key
 from .milvus_schema import create_missing
@@ -141,13 +143,19 @@ class MilvusStore:
         return self._generation, self._counts
 
     def _open(self) -> tuple[int, dict]:
-        link, where = self._link, self._link.spec.where
+        link = self._link
         meta = link.read_meta()
         if meta is None:
             create_missing(link, self.dimension)
             link.write_meta(model=self.model, dimension=self.dimension, generation=0, persisted=0,
                             **dict.fromkeys(COUNTS, 0))
             meta = link.read_meta()
+        self._check(meta)
+        create_missing(link, self.dimension)  # loads the collections too (a restarted server forgets)
+        return int(meta["generation"]), {name: int(meta[name]) for name in COUNTS}
+
+    def _check(self, meta: dict) -> None:
+        where = self._link.spec.where
         if int(meta["format"]) != FORMAT:
             raise IndexStoreError(f"the Milvus store at {where} has layout {meta['format']}, this qa reads {FORMAT}; "
                                   f"rebuild it (qa index DOCS_DIR --store ... --rebuild) or use another ?prefix=")
@@ -155,8 +163,23 @@ class MilvusStore:
             raise ModelMismatchError(
                 f"the Milvus store at {where} was built with {meta['model']} (dimension {meta['dimension']}), not "
                 f"{self.model} (dimension {self.dimension}); pass --model {meta['model']}, or use another ?prefix=")
-        create_missing(link, self.dimension)  # loads the collections too (a restarted server forgets)
-        return int(meta["generation"]), {name: int(meta[name]) for name in COUNTS}
+
+    def latest(self) -> "MilvusStore":
+        """This store at the generation its manifest names now (one read): itself when no
+        writer committed since it was opened, else the newer generation, sharing the client.
+
+        A reader must move on: a change deletes the rows retired two generations before it,
+        so a copy left behind by two commits would miss articles without any error.
+        """
+        meta = self._link.read_meta()
+        if meta is None:
+            raise IndexStoreError(f"the Milvus store at {self._link.spec.where} has no manifest any more (dropped or "
+                                  f"being rebuilt); index it again (qa index DOCS_DIR --store ...)")
+        self._check(meta)
+        if int(meta["generation"]) == self.generation:
+            return self
+        return MilvusStore(self.spec, self.model, self.dimension, int(meta["generation"]),
+                           {name: int(meta[name]) for name in COUNTS}, self._link)
 
     @property
     def generation(self) -> int:
@@ -259,10 +282,11 @@ class MilvusStore:
         return scores, ids
 
     def neighbourhood(self, query: np.ndarray | None, tokens: tuple[str, ...], depth: int, filter: Filter | None,
-                      dense: bool = True, lexical: bool = True) -> Neighbourhood:
+                      dense: bool = True, lexical: bool = True, whole: bool = False) -> Neighbourhood:
         """What ranking reads for one question (``qa.store.milvus_view``): ``query`` its vector
-        (None when ``dense`` is False), ``tokens`` its qa tokens, ``depth`` candidates a retriever."""
-        return fetch(self, query, tuple(tokens), depth, filter, dense, lexical)
+        (None when ``dense`` is False), ``tokens`` its qa tokens, ``depth`` candidates a
+        retriever; ``whole``: the candidates' articles whole (a learned ranking reads them)."""
+        return fetch(self, query, tuple(tokens), depth, filter, dense, lexical, whole)
 
     def similarity(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
         return self.vectors(ids) @ np.asarray(query, dtype=np.float32).reshape(self.dimension)
@@ -300,28 +324,13 @@ class MilvusStore:
 
     def changed(self, add: list[tuple[Document, list[Span], np.ndarray]] = (),
                 remove: set[str] = frozenset()) -> "MilvusStore":
-        add, remove = list(add), set(remove)
-        for doc, spans, vectors in add:
-            vectors = np.asarray(vectors)
-            if len(spans) != len(vectors):
-                raise IndexStoreError(f"{doc.path}: {len(spans)} sentences but {len(vectors)} vectors")
-            if len(vectors) and vectors.reshape(len(vectors), -1).shape[1] != self.dimension:
-                raise ModelMismatchError(f"vectors of dimension {vectors.reshape(len(vectors), -1).shape[1]} cannot "
-                                         f"join an index of dimension {self.dimension}")
+        add = list(add)
+        # A path both added and removed is added, as on the local store (``Corpus.changed``).
+        remove = set(remove) - {doc.path for doc, _, _ in add}
+        check_added(add, self.dimension)
         old = self._touched({doc.path for doc, _, _ in add} | remove)
-        paths, rows = old.paths, old.doc_rows()
-
-        def same_spans(r: int, spans) -> bool:
-            return np.array_equal(old.spans[rows[r]:rows[r + 1], 1:], spans_array(0, spans)[:, 1:])
-
-        fresh, collide = [], set()
-        for doc, spans, vectors in add:
-            r = paths.get(doc.path)
-            if r is not None and old.documents[r].sha256 == doc.sha256 and doc.path not in remove:
-                if old.documents[r] == doc and same_spans(r, spans):
-                    continue  # unchanged: its rows stay (see the module docstring)
-                collide.add(doc.path)
-            fresh.append((doc, spans, vectors))
+        paths = old.paths
+        fresh, collide = plan(old, add)
         if not fresh and not (remove & set(paths)):
             return self
         if collide:

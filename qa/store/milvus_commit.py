@@ -10,13 +10,45 @@ from __future__ import annotations
 import numpy as np
 
 from ..documents.sentences import Span
-from ..errors import IndexStoreError
-from .corpus import Corpus
+from ..errors import IndexStoreError, ModelMismatchError
+from .corpus import Corpus, spans_array
 from .milvus_link import ID_BATCH, NEVER, quote, visible
 from .milvus_rows import article_keys, article_rows, listed, sentence_rows, term_rows
+from .milvus_view import VIEW_ROWS
 from .terms import Tally
 
 COUNTS = ("sentences", "articles", "sentence_tokens", "article_tokens")
+
+
+def check_added(add, dimension: int) -> None:
+    """Refuse, before anything is written, what a Milvus store cannot hold or answer from."""
+    for doc, spans, vectors in add:
+        vectors = np.asarray(vectors)
+        if len(spans) > VIEW_ROWS:  # a question's view reads an article's rows in one reply
+            raise IndexStoreError(f"{doc.path}: {len(spans)} sentences, more than the Milvus store reads in one "
+                                  f"reply ({VIEW_ROWS}); split it into smaller documents")
+        if len(spans) != len(vectors):
+            raise IndexStoreError(f"{doc.path}: {len(spans)} sentences but {len(vectors)} vectors")
+        if len(vectors) and vectors.reshape(len(vectors), -1).shape[1] != dimension:
+            raise ModelMismatchError(f"vectors of dimension {vectors.reshape(len(vectors), -1).shape[1]} cannot "
+                                     f"join an index of dimension {dimension}")
+
+
+def plan(old: Corpus, add) -> tuple[list, set[str]]:
+    """What of ``add`` must be written (the unchanged articles keep their rows: see
+    ``qa.store.milvus``), and the paths whose same text comes with new spans or metadata:
+    their new rows would take the old ones' ids, so they are removed a generation first."""
+    paths, rows = old.paths, old.doc_rows()
+    fresh, collide = [], set()
+    for doc, spans, vectors in add:
+        r = paths.get(doc.path)
+        if r is not None and old.documents[r].sha256 == doc.sha256:
+            same_spans = np.array_equal(old.spans[rows[r]:rows[r + 1], 1:], spans_array(0, spans)[:, 1:])
+            if old.documents[r] == doc and same_spans:
+                continue
+            collide.add(doc.path)
+        fresh.append((doc, spans, vectors))
+    return fresh, collide
 
 
 def commit(store, add, remove: set[str], old: Corpus | None) -> tuple[int, dict, tuple | None]:

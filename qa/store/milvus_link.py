@@ -30,7 +30,7 @@ PAGE_ROWS = 4_096  # rows per query-iterator page, where rows are listed (docume
 META_ID = 1
 META_FIELDS = ("model", "dimension", "generation", "format", "sentences", "articles", "persisted",
                "sentence_tokens", "article_tokens")
-INDEXES = ("FLAT", "HNSW", "IVF_FLAT", "AUTOINDEX")
+INDEXES = ("FLAT", "HNSW", "IVF_FLAT", "IVF_SQ8", "AUTOINDEX")
 OPTIONS = ("prefix", "index", "shards", "replicas", "timeout")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,200}")
 _UNREACHABLE = ("fail connecting", "server unavailable", "unavailable", "connection refused", "deadline exceeded",
@@ -53,7 +53,7 @@ class MilvusSpec:
 
     Options after ``?`` (``milvus://db:19530?shards=4&replicas=2&index=HNSW``): ``prefix`` of
     the collection names (default ``qa``), vector ``index`` (FLAT, exact like the local
-    store; HNSW, IVF_FLAT or AUTOINDEX on a cluster), ``shards`` and ``replicas`` to create
+    store; HNSW, IVF_FLAT, IVF_SQ8 (8-bit codes: a quarter of the memory) or AUTOINDEX on a cluster), ``shards`` and ``replicas`` to create
     and load the collections with, and the per-call ``timeout`` in seconds.
 
     >>> s = parse_spec("milvus://db.example:19530?prefix=news&shards=4")
@@ -93,8 +93,13 @@ class MilvusSpec:
 
     @property
     def where(self) -> str:
-        """How errors name the store: the spec as given, options and all (it holds no token)."""
-        return self.spec
+        """How errors name the store: the spec as given, options and all, less any
+        ``user:password@`` in it (the token belongs in QA_MILVUS_TOKEN, never in a message)."""
+        return _without_password(self.spec)
+
+
+def _without_password(text: str) -> str:
+    return re.sub(r"(//)[^/@]*@", r"\1", text)
 
 
 def parse_spec(spec: str) -> MilvusSpec:
@@ -137,7 +142,8 @@ def parse_spec(spec: str) -> MilvusSpec:
 
 def quote(text: str) -> str:
     """A string literal for a Milvus filter expression (milvus-lite knows no \\u escapes)."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t") + '"'
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + escaped.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t") + '"'
 
 
 def visible(generation: int) -> str:
@@ -204,7 +210,7 @@ def translate(err: BaseException, spec: MilvusSpec, doing: str) -> IndexStoreErr
             or any(s in low for s in _UNREACHABLE):
         return StoreUnavailableError(
             f"cannot {doing}: no answer from Milvus at {spec.where}; is the Milvus server running at "
-            f"{spec.uri}? Start it (or fix --store), then try again")
+            f"{_without_password(spec.uri)}? Start it (or fix --store), then try again")
     if code in (1800, 1801) or str(code).endswith("UNAUTHENTICATED") or any(s in low for s in _AUTH):
         return IndexStoreError(f"cannot {doing}: Milvus at {spec.where} refused the credentials; set QA_MILVUS_TOKEN "
                                f"to a valid token (user:password or an API key)")
@@ -270,8 +276,13 @@ class Link:
             raise
 
     def load(self, client) -> None:
+        """Load the collections not loaded yet. A loaded one is left as it is: loading it again
+        with another replica count makes Milvus refuse (older servers) or re-balance replicas
+        (2.5+), so ``replicas=`` applies where a collection is first loaded."""
+        from pymilvus.client.types import LoadState
+
         for name in self.spec.collections:  # one an older layout lacks is left to create_missing
-            if client.has_collection(name):
+            if client.has_collection(name) and client.get_load_state(name).get("state") != LoadState.Loaded:
                 client.load_collection(name, replica_number=self.spec.replicas)
 
     def close(self) -> None:
@@ -365,6 +376,6 @@ class Link:
     def search_params(self, k: int) -> dict:
         if self.spec.index == "HNSW":
             return {"metric_type": "IP", "params": {"ef": max(64, k)}}
-        if self.spec.index == "IVF_FLAT":
+        if self.spec.index in ("IVF_FLAT", "IVF_SQ8"):
             return {"metric_type": "IP", "params": {"nprobe": 32}}
         return {"metric_type": "IP"}

@@ -64,7 +64,10 @@ def article_rows(doc: Document, spans: list[Span], seq: int, born: int) -> list[
 
 def _cut(tokens: str) -> str:
     # Only BM25 reads them: a cut at a space loses a few words' weight, in sentences of 16,000 characters.
-    return tokens if len(tokens) <= CHUNK_CHARS else tokens[:tokens.rfind(" ", 0, CHUNK_CHARS)]
+    if len(tokens) <= CHUNK_CHARS:
+        return tokens
+    cut = tokens.rfind(" ", 0, CHUNK_CHARS + 1)
+    return tokens[:cut] if cut > 0 else ""  # one token longer than a field: no word a question would ask
 
 
 def sentence_rows(doc: Document, spans: list[Span], vectors: np.ndarray, born: int, seq: int) -> list[dict]:

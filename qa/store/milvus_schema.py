@@ -56,7 +56,7 @@ def create_missing(link: Link, dimension: int) -> None:
     def indexes(client, vector: bool, scalars, sparse: bool = False):
         params = client.prepare_index_params()
         if vector:
-            extra = {"HNSW": {"M": 16, "efConstruction": 200}, "IVF_FLAT": {"nlist": 1024}}.get(spec.index, {})
+            extra = {"HNSW": {"M": 16, "efConstruction": 200}, "IVF_FLAT": {"nlist": 1024}, "IVF_SQ8": {"nlist": 1024}}.get(spec.index, {})
             params.add_index("vector", index_type=spec.index, metric_type="IP", params=extra)
         else:  # a placeholder vector (Milvus wants one in every collection): exact and tiny
             params.add_index("vector", index_type="FLAT", metric_type="IP")

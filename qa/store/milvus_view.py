@@ -14,7 +14,8 @@ question's rows outgrow one reply, ``VIEW_ROWS`` sentences, or one expression, `
 5. the candidates' paragraphs whole, the sentence before each candidate (``article == a and
    (paragraph in [...] or number in [...])``) and every sentence repeating a candidate's text
    (``same in [...]``): vectors, texts and payload, for paragraph cosines, context windows
-   and duplicates as sources.
+   and duplicates as sources. For a learned ranking (``whole``), the candidates' articles
+   whole instead (``article in [...]``): it reads every sentence's cosine and both neighbours.
 
 Dense mode skips 3 and 4, BM25 mode 2. Every expression names the generation
 (``born <= g < dead``) and a bounded set of keys; none scans a collection.
@@ -46,8 +47,10 @@ DETAIL_FIELDS = [*PAYLOAD, "text", "vector", "tokens", "rest"]
 
 
 def fetch(store, query: np.ndarray | None, tokens: tuple[str, ...], depth: int, filter: Filter | None,
-          dense: bool = True, lexical: bool = True) -> Neighbourhood:
-    """The neighbourhood of one question in ``store`` (a ``MilvusStore``) at its generation."""
+          dense: bool = True, lexical: bool = True, whole: bool = False) -> Neighbourhood:
+    """The neighbourhood of one question in ``store`` (a ``MilvusStore``) at its generation;
+    ``whole``: the candidates' articles whole instead of their paragraphs (what a learned
+    re-ranker reads: every sentence's cosine, the sentence after each, the article's words)."""
     link, spec, generation = store._link, store._link.spec, store.generation
     shown, expr = visible(generation), filter_expression(generation, filter)
     filter = filter if filter is not None and filter.active else None
@@ -67,6 +70,9 @@ def fetch(store, query: np.ndarray | None, tokens: tuple[str, ...], depth: int, 
     recorded, asked, dense_ids = None, 0, []
     if dense and n:  # 2.
         asked, limit = depth, min(depth, n)  # as the local store: min(k, len) columns
+        if limit > MAX_TOPK:
+            raise IndexStoreError(f"Milvus returns at most {MAX_TOPK} hits a query; ask for fewer than "
+                                  f"{limit} candidates (fewer hits, or a smaller Settings.depth)")
         found = link.call("search", lambda c: c.search(
             spec.sentences, data=[np.asarray(query, np.float32).reshape(-1).tolist()], limit=limit, filter=expr,
             output_fields=HIT_FIELDS, anns_field="vector", search_params=link.search_params(limit)))
@@ -115,7 +121,8 @@ def fetch(store, query: np.ndarray | None, tokens: tuple[str, ...], depth: int, 
         wanted |= {int(worded[i]["id"]) for i in _best(_scores(worded, tokens, words, sentence_stats), depth)}
     if small:
         wanted |= set(rows)
-    details = _details(link, shown, [rows[i] for i in sorted(wanted)])  # 5.
+    totals = {a: int(m["total"]) for a, m in complete.items()} if whole else None
+    details = _details(link, shown, [rows[i] for i in sorted(wanted)], totals)  # 5.
     trips += details.pop(None)
     for key, row in details.items():
         rows[key] = {**rows.get(key, {}), **row}
@@ -131,32 +138,37 @@ def _scores(rows: list[dict], tokens, words, stats: Statistics) -> np.ndarray:
     return index.scores(index.ids(tokens))
 
 
-def _details(link, shown: str, candidates: list[dict]) -> dict:
-    """The candidates' paragraphs whole, the sentence before each, and every sentence that
-    repeats one's text, by id; key None: how many round trips that took."""
-    wanted: dict[int, tuple[set, set]] = {}
-    for r in candidates:
-        paragraphs, numbers = wanted.setdefault(int(r["article"]), (set(), set()))
-        paragraphs.add(int(r["paragraph"]))
-        if int(r["number"]) > 1:
-            numbers.add(int(r["number"]) - 1)
-    clauses = [f"(article == {a} and (paragraph in [{', '.join(map(str, sorted(p)))}]"
-               + (f" or number in [{', '.join(map(str, sorted(m)))}]" if m else "") + "))"
-               for a, (p, m) in sorted(wanted.items())]
+def _details(link, shown: str, candidates: list[dict], whole: dict[int, int] | None = None) -> dict:
+    """The candidates' paragraphs whole and the sentence before each (or, with ``whole``, the
+    sentence counts of their articles: those articles whole), and every sentence that repeats
+    one's text, by id; key None: how many round trips that took."""
+    if whole is not None:
+        articles = {int(r["article"]) for r in candidates}
+        parts = [f"article in [{', '.join(map(str, batch))}]" for batch in _batches({a: whole[a] for a in articles})]
+    else:
+        wanted: dict[int, tuple[set, set]] = {}
+        for r in candidates:
+            paragraphs, numbers = wanted.setdefault(int(r["article"]), (set(), set()))
+            paragraphs.add(int(r["paragraph"]))
+            if int(r["number"]) > 1:
+                numbers.add(int(r["number"]) - 1)
+        clauses = [f"(article == {a} and (paragraph in [{', '.join(map(str, sorted(p)))}]"
+                   + (f" or number in [{', '.join(map(str, sorted(m)))}]" if m else "") + "))"
+                   for a, (p, m) in sorted(wanted.items())]
+        parts = [" or ".join(clauses[lo:lo + VIEW_KEYS]) for lo in range(0, len(clauses), VIEW_KEYS)]
     same = sorted({int(r["same"]) for r in candidates})
+    repeats = [f"same in [{', '.join(map(str, same[lo:lo + VIEW_KEYS]))}]" for lo in range(0, len(same), VIEW_KEYS)]
     out: dict = {None: 0}
-    parts = [clauses[lo:lo + VIEW_KEYS] for lo in range(0, len(clauses), VIEW_KEYS)] or [[]]
-    for i, part in enumerate(parts):
-        keys = same[i * VIEW_KEYS:(i + 1) * VIEW_KEYS] if i < len(parts) - 1 else same[i * VIEW_KEYS:]
-        terms = part + ([f"same in [{', '.join(map(str, keys))}]"] if keys else [])
-        if not terms:
-            continue
+    # A part and a list of text keys share a query: one round trip where a question's rows fit one reply.
+    for i in range(max(len(parts), len(repeats))):
+        part, keys = (parts[i] if i < len(parts) else None), (repeats[i] if i < len(repeats) else None)
+        terms = [f"({t})" for t in (part, keys) if t]
         found = link.query(link.spec.sentences, f"{shown} and ({' or '.join(terms)})", DETAIL_FIELDS, VIEW_ROWS,
                            "read the candidates' paragraphs and repeated sentences")
         out[None] += 1
-        if len(found) == VIEW_ROWS and part:  # repeats of a candidate filled the reply: the paragraphs alone
+        if len(found) == VIEW_ROWS and part and keys:  # repeats of a candidate filled the reply: the part alone
             log.warning("over %d sentences repeat a question's candidates: some are left out of their sources", VIEW_ROWS)
-            found += link.query(link.spec.sentences, f"{shown} and ({' or '.join(part)})", DETAIL_FIELDS, VIEW_ROWS,
+            found += link.query(link.spec.sentences, f"{shown} and ({part})", DETAIL_FIELDS, VIEW_ROWS,
                                 "read the candidates' paragraphs")
             out[None] += 1
         out.update((int(r["id"]), dict(r)) for r in found)

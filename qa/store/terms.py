@@ -105,6 +105,16 @@ def postings(token_lists, words) -> tuple[dict[str, tuple[np.ndarray, np.ndarray
     return ({w: (np.asarray(r, np.int64), np.asarray(c, np.float32)) for w, (r, c) in found.items()}, lengths)
 
 
+# The longest word a remote store keeps: the sentence splitter cuts runs without spaces at
+# 1,000 characters, so only an article's text outside its sentences (a data: URI, a base64
+# header) holds longer ones, which no question asks for and no Milvus field holds (64 KB).
+MAX_TERM_CHARS = 1_000
+
+
+def _words(text: str) -> list[str]:
+    return [t for t in tokenize(text) if len(t) <= MAX_TERM_CHARS]
+
+
 @dataclass
 class Tally:
     """What some articles add to the corpus statistics: per word, the sentences and the
@@ -118,12 +128,12 @@ class Tally:
     article_tokens: int = 0
 
     def add(self, doc: Document, spans: list[Span]) -> None:
-        whole = tokenize(doc.text)
+        whole = _words(doc.text)
         self.articles += 1
         self.article_tokens += len(whole)
         self.article_df.update(set(whole))
         for span in spans:
-            tokens = tokenize(doc.text[span.start:span.end])
+            tokens = _words(doc.text[span.start:span.end])
             self.sentences += 1
             self.sentence_tokens += len(tokens)
             self.sentence_df.update(set(tokens))
@@ -137,8 +147,8 @@ def article_tokens(doc: Document, spans: list[Span]) -> tuple[list[list[str]], l
     whenever the sentences' tokens are among the article's, which they are unless a sentence
     boundary cuts a word in two (``qa.documents.sentences`` cuts runs without spaces).
     """
-    sentences = [tokenize(doc.text[s.start:s.end]) for s in spans]
-    whole = tokenize(doc.text)
+    sentences = [_words(doc.text[s.start:s.end]) for s in spans]
+    whole = _words(doc.text)
     rest = collections.Counter(whole)
     rest.subtract(t for tokens in sentences for t in tokens)
     return sentences, sorted(t for t, n in rest.items() for _ in range(max(n, 0))), len(whole)

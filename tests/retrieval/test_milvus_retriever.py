@@ -141,6 +141,26 @@ def test_milvus_gives_the_same_answers(both, mode):
     assert ties < len(_questions(local))  # most are compared in full
 
 
+def test_the_learned_ranking_gives_the_same_answers_on_milvus(both, monkeypatch):
+    # The re-ranker reads every sentence of a candidate's article and the calibrator the
+    # article's names: a view of paragraphs alone would lack them (an error, or another found).
+    from qa.ranking.fusion import Fusion
+
+    local, milvus, _ = both
+    learned = Fusion.learned()
+    monkeypatch.setattr(local, "fusion", learned)
+    monkeypatch.setattr(milvus, "fusion", learned)
+    compared = 0
+    for question in _questions(local):
+        a, b = local.search(question, k=5), milvus.search(question, k=5)
+        if _tied(local, question, "hybrid", None):
+            assert a.found == b.found and [h.text for h in a.hits[:1]] == [h.text for h in b.hits[:1]], question
+            continue
+        _same_result(a, b, f"learned {question}")
+        compared += 1
+    assert compared >= len(_questions(local)) // 2
+
+
 def test_milvus_scores_the_seed_questions_as_the_local_store(both):
     local, milvus, _ = both
     questions = read_questions(SEED_QUESTIONS)
@@ -175,7 +195,10 @@ class Spy:
 
 
 def test_opening_and_asking_read_no_collection_whole(both, monkeypatch):
+    import qa.retrieval.remote as remote
+
     local, milvus, _ = both
+    monkeypatch.setattr(remote, "FOLLOW_SECONDS", 3600.0)  # the manifest's re-read: its own test
     spy = Spy(monkeypatch)
     fresh = Retriever(embedder=embedder(), store=milvus.store_spec).load()
     assert len(fresh) == len(local)
@@ -239,3 +262,35 @@ def test_a_corpus_smaller_than_the_candidate_depth(tmp_path):
     from milvus_lite import server_manager_instance
 
     server_manager_instance.release_server(str(tmp_path / "seeds.db"))
+
+
+def test_a_reader_follows_what_another_writer_commits(tmp_path, monkeypatch):
+    """The app keeps a store open while `qa index` commits elsewhere: after three commits the
+    reader would have lost the rows the first one retired; it follows the manifest instead."""
+    import qa.retrieval.remote as remote
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / SEED_DOC).symlink_to(SEEDS / SEED_DOC)
+    spec = f"milvus:{tmp_path / 'shared.db'}"
+    writer = Retriever.from_directory(docs, index_dir=tmp_path / "unused", embedder=embedder(), store=spec)
+    reader = Retriever(embedder=embedder(), store=spec).load()
+    question = "How many countries sent delegates to the summit in Bogota?"
+    assert "countries" not in reader.search(question, k=1).hits[0].text
+    monkeypatch.setattr(remote, "FOLLOW_SECONDS", 3600.0)  # not yet: the reader stays where it was
+    for n in ("twelve", "fifteen", "nineteen"):
+        writer.add([parse_text(DISTRACTOR.replace("twelve countries", f"{n} countries"), "distractor.txt")])
+    stale = reader._features.store.generation
+    assert stale < writer._features.store.generation - 1
+    monkeypatch.setattr(remote, "FOLLOW_SECONDS", 0.0)
+    spy = Spy(monkeypatch)
+    result = reader.search(question, k=1)
+    assert "nineteen countries" in result.hits[0].text
+    reads = [(name, kw["args"][0].endswith("_meta")) for name, kw in spy.take() if name == "get"]
+    assert reads == [("get", True)]  # following costs one manifest read
+    assert len(reader) == len(writer) and [d.path for d in reader.documents] == [d.path for d in writer.documents]
+    for q in [q.question for q in read_questions(SEED_QUESTIONS)][:5]:  # the unchanged article is all there
+        assert [h.text for h in reader.search(q, k=3).hits] == [h.text for h in writer.search(q, k=3).hits], q
+    from milvus_lite import server_manager_instance
+
+    server_manager_instance.release_server(str(tmp_path / "shared.db"))

@@ -94,6 +94,15 @@ def test_an_unchanged_article_added_again_changes_nothing(backend):
     np.testing.assert_array_equal(again.search(queries(), 4)[1], first.search(queries(), 4)[1])
 
 
+def test_a_path_both_added_and_removed_is_added(backend):
+    first = build(backend, 6)
+    for add in (article(3), article(3, version=1)):  # unchanged, then changed
+        again = first.changed(add=[add], remove={"news/003.txt"})
+        assert [d.path for d in again.corpus.documents if d.path == "news/003.txt"] == ["news/003.txt"]
+        assert len(again) == len(first) and len(backend.reopen(again)) == len(again)
+        assert again.search(add[2][:1], 1)[1][0][0] == ids_by_path(again)["news/003.txt"][0]  # its vectors searched
+
+
 def test_reopening_gives_the_same_corpus(backend):
     store = build(backend, 9).changed(add=[article(4, version=2)], remove={"news/001.txt"})
     again = backend.reopen(store)

@@ -93,6 +93,54 @@ def test_same_text_with_new_spans_takes_two_generations(embedded_db):
     np.testing.assert_array_equal(reopened.vectors(again.corpus.ids), again.vectors(again.corpus.ids))
 
 
+def test_odd_paths_and_an_unbroken_run_of_letters_are_stored_and_removed(embedded_db):
+    spec = prefixed(embedded_db)
+    blob = "0" + "a1" * 35_000  # a data: URI in the text: the splitter cuts it, the article's tokens do not
+    odd = [parse_text(f"Odd {i}\n\nA sentence about the harbour.", path)
+           for i, path in enumerate(['news/carriage\rreturn.txt', 'news/"quoted" \\ back\tslash\n.txt'])]
+    odd.append(parse_text(f"Blob\n\nThe copper price rose. data:{blob} end. Another sentence.", "news/blob.txt"))
+    rng = np.random.default_rng(3)
+    added = []
+    for d in odd:
+        spans = split_document(d)
+        v = rng.normal(size=(len(spans), DIM)).astype(np.float32)
+        added.append((d, spans, v / np.linalg.norm(v, axis=1, keepdims=True)))
+    store = open_milvus(spec, MODEL, DIM).changed(add=added)
+    assert [d.path for d in store.documents] == [d.path for d in odd]
+    assert store.document(odd[0].path).text == odd[0].text
+    assert store.changed(remove={d.path for d in odd}).documents == ()
+
+
+def test_an_article_longer_than_a_reply_is_refused_when_written(embedded_db, monkeypatch):
+    import qa.store.milvus_commit as commit
+
+    monkeypatch.setattr(commit, "VIEW_ROWS", 2)
+    store = open_milvus(prefixed(embedded_db), MODEL, DIM)
+    with pytest.raises(IndexStoreError, match="split it into smaller documents"):
+        store.changed(add=[article(3)])  # 5 sentences
+    assert len(open_milvus(prefixed(embedded_db), MODEL, DIM)) == len(store)
+
+
+def test_a_password_in_the_uri_is_never_in_a_message():
+    spec = f"milvus://root:s3cret@127.0.0.1:{free_port()}"
+    with pytest.raises(StoreUnavailableError) as info:
+        open_milvus(spec, MODEL, DIM)
+    assert "s3cret" not in str(info.value) and "127.0.0.1" in str(info.value)
+
+
+def test_opening_again_leaves_loaded_collections_as_they_are(embedded_db, monkeypatch):
+    # Loading a loaded collection with another replica count is refused or re-balances it.
+    from pymilvus import MilvusClient
+
+    spec = prefixed(embedded_db)
+    open_milvus(spec, MODEL, DIM).changed(add=[article(0)])
+    loads = []
+    original = MilvusClient.load_collection
+    monkeypatch.setattr(MilvusClient, "load_collection", lambda self, name, *a, **k: loads.append(name) or original(self, name, *a, **k))
+    assert len(open_milvus(spec + "&replicas=2" if "?" in spec else spec + "?replicas=2", MODEL, DIM)) > 0
+    assert loads == []
+
+
 def test_no_server_is_one_line_naming_the_uri(capfd):
     spec = f"milvus://127.0.0.1:{free_port()}"
     with pytest.raises(StoreUnavailableError) as info:

@@ -15,8 +15,10 @@ Parts:
 - ``cost``: sentences a second to encode 500 news sentences (seeded sample) and the p50 of
   one question's embedding, MiniLM and mpnet, the same backend choice (``auto``), same run.
 - ``replace``: mpnet as the only embedding model of qa's pipeline (indexes built with it, the
-  hand weights and the found threshold as they are, tuned for MiniLM): ``qa.evaluation.evaluate``
-  on squad-dev-a and news, hybrid and dense, beside MiniLM's in the same run. Nothing fitted.
+  hand weights and the found threshold as they are, tuned for MiniLM): every question asked
+  through ``Retriever.search_batch`` and scored by ``qa.evaluation.score`` on squad-dev-a and
+  news, hybrid and dense, beside MiniLM's in the same run, and compared question by question.
+  Nothing fitted.
   ``--no-news-index`` skips the full news index (its cost is in ``cost``).
 - ``fuse``: mpnet's cosine as a second dense signal over the MiniLM hand score's top
   ``Settings.rerank_depth`` candidates (only those sentences and the questions are encoded
@@ -43,14 +45,15 @@ from pathlib import Path
 
 import numpy as np
 
-from common import DATA, ROOT, WORK, machine  # also puts the repository on sys.path
+from common import DATA, WORK, machine  # also puts the repository on sys.path
 from fit_rerank import FOLDS, correct, fold_of, logistic
 
 from qa import Retriever  # noqa: E402
 from qa.documents.loading import load_directory  # noqa: E402
 from qa.documents.sentences import split_document  # noqa: E402
 from qa.embedding import Embedder  # noqa: E402
-from qa.evaluation import evaluate, read_questions  # noqa: E402
+from qa.evaluation import evaluate, read_questions, score  # noqa: E402
+from qa.evaluation.metrics import ask_all, rank_of_answer  # noqa: E402
 from qa.ranking import Fusion, Query  # noqa: E402
 from qa.ranking.signals import minmax  # noqa: E402
 
@@ -98,17 +101,32 @@ def cost(models: dict[str, Embedder], sample: list[str], questions: list[str]) -
 
 # -- replace ------------------------------------------------------------------------------
 
+def versus(base: list[int], other: list[int]) -> str:
+    """How many questions ``other`` ranks the answer higher / lower than ``base``, and how many it puts first that base did not."""
+    b, o = np.array(base), np.array(other)
+    return (f"higher {int((o < b).sum())}, lower {int((o > b).sum())} of {len(b)} "
+            f"(first: +{int(((o == 1) & (b != 1)).sum())} / -{int(((o != 1) & (b == 1)).sum())})")
+
+
 def replace(retrievers: dict[str, dict[str, Retriever]], sets: dict[str, list], builds: dict[str, float]) -> list[str]:
     lines = ["### mpnet instead of MiniLM (nothing fitted: hand weights and found threshold tuned for MiniLM)", "",
              "| set | model | mode | MRR@10 | R@1 | R@3 | R@10 | abstain | false abstain |", "|---" * 9 + "|"]
+    paired = []
     for set_name, qs in sets.items():
-        for model, by_set in retrievers.items():
-            if set_name not in by_set:
-                continue
-            for mode in ("hybrid", "dense"):
-                r = evaluate(by_set[set_name], qs, mode).as_dict()
+        for mode in ("hybrid", "dense"):
+            per_model = {}
+            for model, by_set in retrievers.items():
+                if set_name not in by_set:
+                    continue
+                results = ask_all(by_set[set_name], qs, mode)
+                r = score(qs, results, mode).as_dict()
+                per_model[model] = [rank_of_answer(x, q) or 11 for q, x in zip(qs, results) if q.answerable]
                 cells = [r["mrr@10"], r["r@1"], r["r@3"], r["r@10"], r["abstain_recall"] or 0.0, r["false_abstain"] or 0.0]
                 lines.append(f"| {set_name} | {model} | {mode} | " + " | ".join(f"{c:.3f}" for c in cells) + " |")
+            if len(per_model) == 2:
+                paired.append(f"{set_name} {mode} {versus(*per_model.values())}")
+    lines += ["", "Question by question, mpnet against MiniLM (first answer's rank, 11 when not in the top 10): "
+              + "; ".join(paired) + "."]
     if builds:
         lines += ["", "Index builds (encode + store, this run): " +
                   ", ".join(f"{k} {v / 60:.1f} min" for k, v in builds.items()) + "."]
@@ -243,10 +261,18 @@ def fuse(data: dict[str, list[dict]], pipeline: dict[str, tuple]) -> list[str]:
     if pipeline:
         (nm, n1, n3), (sm, s1, _) = pipeline["news"], pipeline["squad-dev-a"]
         lines.append(f"| hand weights (MiniLM), qa's pipeline (`evaluate`) | {nm:.3f} | {n1:.3f} | {n3:.3f} | {sm:.3f} | {s1:.3f} |")
+    rank_lists = {}
     for label, fn in methods.items():
         cells = {s: figures(items, [fn(it) if len(it["rows"]) else None for it in items]) for s, items in data.items()}
+        rank_lists[label] = {s: [(ranks(it, fn(it)) if len(it["rows"]) else None) or 11 for it in items] for s, items in data.items()}
         n, s = cells["news"], cells["squad-dev-a"]
         lines.append(f"| {label} | {n[0]:.3f} | {n[1]:.3f} | {n[2]:.3f} | {s[0]:.3f} | {s[1]:.3f} |")
+    labels = list(methods)
+    hand_label, lr_label = labels[0], labels[3]
+    lines += ["", "Question by question (first answer's rank, 11 when not in the top 10): " + "; ".join(
+        f"{lab.split(',')[0] if lab.startswith('hand +') else lab} against {ref.split(',')[0]}, {s}: "
+        f"{versus(rank_lists[ref][s], rank_lists[lab][s])}"
+        for lab, ref in ((labels[2], hand_label), (labels[4], lr_label), (labels[5], lr_label)) for s in data) + "."]
     reach = ", ".join(f"{s} {np.mean([bool(len(it['rows'])) and bool(it['y'].any()) for it in items]):.3f}"
                       for s, items in data.items())
     lines += ["", f"Answer among the candidates (the ceiling of any re-ordering): {reach}. Standardised coefficients "

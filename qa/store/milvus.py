@@ -171,7 +171,7 @@ class MilvusStore:
         A reader must move on: a change deletes the rows retired two generations before it,
         so a copy left behind by two commits would miss articles without any error.
         """
-        meta = self._link.read_meta()
+        meta = self._link.read_meta(known=True)
         if meta is None:
             raise IndexStoreError(f"the Milvus store at {self._link.spec.where} has no manifest any more (dropped or "
                                   f"being rebuilt); index it again (qa index DOCS_DIR --store ...)")

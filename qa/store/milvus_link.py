@@ -294,15 +294,19 @@ class Link:
 
     # -- rows ---------------------------------------------------------------------------
 
-    def read_meta(self) -> dict | None:
+    def read_meta(self, known: bool = False) -> dict | None:
+        """The manifest row, or None where there is none; ``known``: the collection was there
+        when the store was opened (one call, not two, where it still is)."""
         fields = list(META_FIELDS)
 
         def read(client):
-            if not client.has_collection(self.spec.meta):
+            if not known and not client.has_collection(self.spec.meta):
                 return None
             try:
                 rows = client.get(self.spec.meta, ids=[META_ID], output_fields=fields)
             except Exception as err:  # a manifest of an older layout lacks the newer fields
+                if known and not client.has_collection(self.spec.meta):
+                    return None
                 if "field" not in str(err).lower():
                     raise
                 rows = client.get(self.spec.meta, ids=[META_ID], output_fields=["format"])

@@ -141,6 +141,21 @@ def test_opening_again_leaves_loaded_collections_as_they_are(embedded_db, monkey
     assert loads == []
 
 
+def test_latest_follows_a_writer_and_says_when_the_store_is_gone(embedded_db):
+    spec = prefixed(embedded_db)
+    reader = open_milvus(spec, MODEL, DIM).changed(add=[article(0)])
+    assert reader.latest() is reader  # nothing committed since
+    writer = open_milvus(spec, MODEL, DIM).changed(add=[article(1)]).changed(add=[article(2)])
+    moved = reader.latest()
+    assert moved.generation == writer.generation and len(moved) == len(writer)
+    assert [d.path for d in moved.documents] == [d.path for d in writer.documents]
+    from qa.store.milvus import drop_milvus
+
+    drop_milvus(spec)
+    with pytest.raises(IndexStoreError, match="has no manifest any more.*index it again"):
+        moved.latest()
+
+
 def test_no_server_is_one_line_naming_the_uri(capfd):
     spec = f"milvus://127.0.0.1:{free_port()}"
     with pytest.raises(StoreUnavailableError) as info:

@@ -25,8 +25,8 @@ from ..ranking.weights import Settings
 
 # How often a question first re-reads a remote store's manifest to follow other writers'
 # commits (one round trip): a change deletes rows retired two generations back, so a reader
-# must not fall two commits behind; a commit takes seconds on any Milvus, so once a second
-# keeps every reader within one.
+# goes wrong only where two commits and the start of a third land within one interval (not
+# measured on a real cluster; on milvus-lite here one commit is several seconds of calls).
 FOLLOW_SECONDS = 1.0
 
 

@@ -52,7 +52,7 @@ compare, retire and subtract their words) and the word counts it changes. A cras
 killed server) anywhere before 5 leaves G intact; re-running any change repeats 2-5, so
 every article ends up exactly once. Readers holding G keep seeing G until the change after
 next removes what N retired; so a reader moves on (``latest``: the Retriever re-reads the
-manifest at most once a second, ``qa.retrieval.remote.FOLLOW_SECONDS``). One writer at a time: two writers moving the same generation
+manifest before each question, ``qa.retrieval.remote.FOLLOW_SECONDS``). One writer at a time: two writers moving the same generation
 at once are not detected.
 
 An article re-added unchanged (same path, text and spans) keeps its rows: its ids are

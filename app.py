@@ -22,7 +22,7 @@ from pathlib import Path
 
 from qa import QAError, Retriever
 from qa.interfaces.sharing import Sharing, check_exposure, parse_auth
-from qa.interfaces.web import build_app, launch_settings
+from qa.interfaces.web import build_app, launch_settings, spare_per_request_work
 from qa.ranking import Fusion
 from qa.retrieval import default_index_dir
 from qa.uploads import MAX_UPLOAD_BYTES
@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Ready: {n} article{'s' if n != 1 else ''}, {len(retriever):,} sentences "
           f"({time.perf_counter() - started:.1f} s).", flush=True)
     max_upload = int(args.max_upload_mb * 2**20)
+    spare_per_request_work()  # before the queue is made: it reads Gradio's settings then
     demo = build_app(retriever, args.docs, max_upload_bytes=max_upload, read_only=sharing.read_only)
     demo.queue(default_concurrency_limit=CONCURRENT_REQUESTS)
     settings = launch_settings(args.host, args.port, args.docs, args.index, max_upload)

@@ -19,5 +19,6 @@ zips), ``library`` (what the page says about the index), ``page`` (layout and se
 from .handlers import DEFAULT_K, DOC_PREFIX, MAX_K, Handlers
 from .library import SEED_EXAMPLES
 from .page import UPLOAD_TYPES, build_app, launch_settings
+from .serving import spare_per_request_work
 
-__all__ = ["Handlers", "build_app", "launch_settings", "DEFAULT_K", "DOC_PREFIX", "MAX_K", "SEED_EXAMPLES", "UPLOAD_TYPES"]
+__all__ = ["Handlers", "build_app", "launch_settings", "spare_per_request_work", "DEFAULT_K", "DOC_PREFIX", "MAX_K", "SEED_EXAMPLES", "UPLOAD_TYPES"]

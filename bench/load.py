@@ -36,6 +36,17 @@ FALLBACK_QUESTIONS = ["Who is the president of Ecuador?", "When did formal diplo
 LONG_QUESTION = ("Who is the president of Ecuador? " * 4000)[:100_000]
 
 
+def cpu_model() -> str:
+    """The processor's name: the same code measured 1.7x apart on two 2-core machines (RESULTS.md, "Load")."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
 def questions() -> list[str]:
     if QUESTIONS.exists():
         return [json.loads(line)["question"] for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -246,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
             stop_app(proc)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    figures["machine"] = f"{os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
+    figures["machine"] = f"{cpu_model()}, {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
     figures["date"] = time.strftime("%Y-%m-%d")
     print(json.dumps(figures, indent=1))
     if args.json:

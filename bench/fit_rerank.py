@@ -38,6 +38,7 @@ import time
 
 import numpy as np
 
+import verdicts
 from quality import DATA, OUT, ROOT, news_retriever  # also puts the repository on sys.path
 
 from qa import Retriever  # noqa: E402
@@ -279,9 +280,12 @@ def main() -> int:
               "by article; fitted figures are the held-out folds' (seeds: the models fitted on all, no seed "
               "question trains them).", "",
               "| set | ranking | MRR@10 | R@1 | R@3 | R@5 | R@10 | abstain | false abstain |", "|---" * 9 + "|"]
+    verdict_table = list(verdicts.HEAD)
     for name, (r, qs) in ev_sets.items():
         for label, fusion_of in rankings.items():
-            report.append(line(f"{name} | {label}", score(qs, held_out(r, qs, fusion_of), "hybrid")))
+            results = held_out(r, qs, fusion_of)
+            report.append(line(f"{name} | {label}", score(qs, results, "hybrid")))
+            verdict_table += verdicts.rows(label, name, verdicts.tally(qs, results, lambda q: fusion_of(fold_of(q.doc))))
     seeds = read_questions(DATA / "seed" / "questions.jsonl")
     for label, fusion in finals.items():
         report.append(line(f"seed questions among all BBC | {label}",
@@ -304,6 +308,8 @@ def main() -> int:
                    f"{discrimination(ev_hand if label == 'hand ranking' else ev_learned, folds, hand.settings.evidence_coverage)}.", ""]
     report += [f"Hand top-{hand.settings.rerank_depth} reach (the answer among the candidates re-ranked): " +
                ", ".join(f"{d['name']} {d['reach']:.3f}" for d in rows.values()) + f". Run took {time.time() - began:.0f} s."]
+    report += ["", "The chat's verdict on each held-out answer (bench/verdicts.py): how often its first quote answers.", "",
+               *verdict_table]
     print("\n".join(report))
     if not args.no_write:
         final.save(ROOT / "qa" / "ranking" / MODEL_FILE)

@@ -29,17 +29,20 @@ SQUAD_QUESTIONS = DATA / "squad-dev-a" / "questions.jsonl"
 WORK = Path(os.environ.get("QA_BENCH_DIR", Path(tempfile.gettempdir()) / "qa-bench"))
 
 
-def machine() -> str:
-    model = "unknown CPU"
+def cpu_model() -> str:
+    """The processor's name: the same code measured 1.7x apart on two 2-core machines (RESULTS.md, "Load")."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return platform.processor() or "unknown CPU"
+
+
+def machine() -> str:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return f"{model}, {os.cpu_count()} cores, load average {load:.1f} at start, Python {platform.python_version()}"
+    return f"{cpu_model()}, {os.cpu_count()} cores, load average {load:.1f} at start, Python {platform.python_version()}"
 
 
 def peak_rss_mb() -> float:

@@ -29,22 +29,13 @@ from pathlib import Path
 
 import httpx
 
+from common import cpu_model  # bench/ is on sys.path when this file runs
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "RESULTS.md"
 QUESTIONS = ROOT / "tests" / "data" / "seed_questions.jsonl"
 FALLBACK_QUESTIONS = ["Who is the president of Ecuador?", "When did formal diplomatic relations begin?"]
 LONG_QUESTION = ("Who is the president of Ecuador? " * 4000)[:100_000]
-
-
-def cpu_model() -> str:
-    """The processor's name: the same code measured 1.7x apart on two 2-core machines (RESULTS.md, "Load")."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def questions() -> list[str]:

@@ -150,7 +150,11 @@ def search_rows(name: str, cache: Path) -> list[Row]:
 # -- 2. NER, cached ---------------------------------------------------------------------
 
 def load_ner(full: bool = False):
-    import spacy
+    try:
+        import spacy
+    except ImportError:
+        raise SystemExit("bench/answers_ner.py needs spaCy and its English model, which are not project "
+                         "dependencies: make /tmp/spacy-venv as this script's docstring says and run it from there") from None
     if full:
         return spacy.load(MODEL)
     return spacy.load(MODEL, exclude=["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer"])
